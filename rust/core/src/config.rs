@@ -1,0 +1,107 @@
+//! What a server is told before it starts listening.
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+/// Where the listening socket is bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BindAddress {
+    /// Every interface, IPv6 and IPv4 (a dual-stack socket; IPv4 alone where IPv6 is unavailable).
+    Any,
+    /// One address, IPv4 or IPv6.
+    Ip(IpAddr),
+}
+
+impl BindAddress {
+    /// Parses Godot's notation: `"*"` for every interface, otherwise a literal address
+    /// (`"127.0.0.1"`, `"::1"`, with or without brackets).
+    pub fn parse(text: &str) -> Option<BindAddress> {
+        let text = text.trim();
+        if text == "*" {
+            return Some(BindAddress::Any);
+        }
+        let bare = text
+            .strip_prefix('[')
+            .and_then(|t| t.strip_suffix(']'))
+            .unwrap_or(text);
+        bare.parse().ok().map(BindAddress::Ip)
+    }
+}
+
+/// Per-peer queue limits, the meaning of Godot 3's `set_buffers()`.
+///
+/// Inbound limits bound what is waiting for the script to read; when one is reached the server
+/// stops reading that socket (TCP back-pressure) until the script catches up. Nothing is dropped.
+/// Outbound limits bound what is waiting to be written to the socket; a send that would pass one
+/// is refused with [`crate::SendError::OutboundFull`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Payload bytes received and not yet read by the script. Also the largest message accepted.
+    pub inbound_bytes: usize,
+    /// Messages received and not yet read by the script.
+    pub inbound_messages: usize,
+    /// Payload bytes accepted for sending and not yet written to the socket.
+    pub outbound_bytes: usize,
+    /// Messages accepted for sending and not yet written to the socket.
+    pub outbound_messages: usize,
+}
+
+impl Limits {
+    /// Default: 1 MiB and 4,096 messages each way (Godot 3's defaults were 64 KiB and 1,024).
+    pub const DEFAULT: Limits = Limits {
+        inbound_bytes: 1024 * 1024,
+        inbound_messages: 4096,
+        outbound_bytes: 1024 * 1024,
+        outbound_messages: 4096,
+    };
+
+    /// The largest single message a peer may send: the whole inbound byte budget.
+    pub fn max_message_size(&self) -> usize {
+        self.inbound_bytes
+    }
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits::DEFAULT
+    }
+}
+
+/// Everything a [`crate::Server`] needs to start.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Interface(s) to bind.
+    pub bind: BindAddress,
+    /// TCP port; 0 picks a free one (see [`crate::Server::local_addr`]).
+    pub port: u16,
+    /// Sub-protocols the server speaks, in no particular order; empty = none.
+    pub protocols: Vec<String>,
+    /// Extra `Name: value` header lines for the 101 reply.
+    pub extra_headers: Vec<(String, String)>,
+    /// Time from TCP accept until the upgrade is done; slower connections are dropped.
+    pub handshake_timeout: Duration,
+    /// Time the server waits for the peer's answer to a close it started, then drops the socket.
+    pub close_timeout: Duration,
+    /// Per-peer queue limits.
+    pub limits: Limits,
+    /// Set TCP_NODELAY on every accepted socket (Godot 3 did).
+    pub no_delay: bool,
+    /// Pending-connection queue of the listening socket; large, so bursts of connects are not lost.
+    pub backlog: i32,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: BindAddress::Any,
+            port: 0,
+            protocols: Vec::new(),
+            extra_headers: Vec::new(),
+            handshake_timeout: Duration::from_secs(3),
+            close_timeout: Duration::from_secs(3),
+            limits: Limits::DEFAULT,
+            no_delay: true,
+            backlog: 1024,
+        }
+    }
+}

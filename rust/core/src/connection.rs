@@ -1,0 +1,518 @@
+//! One client connection: a state machine from TCP accept to socket close, owned by the reactor.
+//!
+//! ```text
+//! Handshake --101--> Open --close handshake done / error / drop--> Draining --queue empty--> Done
+//!     \--refused (HTTP error reply)-----------------------------------^
+//! ```
+//! tungstenite parses incoming frames and runs the closing handshake; whatever it writes (pongs,
+//! close replies) lands in this connection's own write queue, so every byte leaves through one
+//! place, in order, with vectored writes.
+
+use std::collections::VecDeque;
+use std::io::{self, IoSlice, Read, Write};
+use std::net::{Shutdown, SocketAddr};
+use std::time::Instant;
+
+use bytes::Bytes;
+use mio::net::TcpStream;
+use tungstenite::error::{CapacityError, ProtocolError};
+use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext};
+use tungstenite::{Error as WsError, Message};
+
+use crate::config::ServerConfig;
+use crate::events::Event;
+use crate::frame;
+use crate::handshake::{self, Parsed, Verdict};
+use crate::peer::{PeerHandle, PeerId, PeerShared};
+
+/// Read buffer per connection; small so idle peers cost little, tungstenite grows it for large
+/// messages.
+const READ_CHUNK: usize = 4096;
+/// Most slices handed to one `writev`.
+const MAX_IOVECS: usize = 64;
+
+/// Close codes (RFC 6455 §7.4.1).
+pub mod close_code {
+    /// Normal closure.
+    pub const NORMAL: u16 = 1000;
+    /// The server is going away (stop()).
+    pub const GOING_AWAY: u16 = 1001;
+    /// Protocol error.
+    pub const PROTOCOL: u16 = 1002;
+    /// Invalid payload data (text that is not UTF-8).
+    pub const INVALID_DATA: u16 = 1007;
+    /// Message too big.
+    pub const TOO_BIG: u16 = 1009;
+    /// No status code was present in the close frame.
+    pub const NO_STATUS: u16 = 1005;
+}
+
+/// What the reactor lends a connection while it works.
+pub(crate) struct Context<'a> {
+    pub config: &'a ServerConfig,
+    pub events: &'a mut Vec<Event>,
+    /// Picks a fresh peer id (unique among live peers).
+    pub allocate_id: &'a mut dyn FnMut() -> PeerId,
+    pub now: Instant,
+}
+
+enum State {
+    /// Reading the HTTP upgrade request.
+    Handshake { head: Vec<u8> },
+    /// Upgraded: WebSocket frames flow.
+    Open(Box<Session>),
+    /// Writing what is queued (a refusal, the last close frame), then closing the socket.
+    Draining,
+    /// Socket closed; the reactor removes the connection.
+    Done,
+}
+
+struct Session {
+    ws: WebSocketContext,
+    peer: PeerHandle,
+    /// The server started the closing handshake; the peer's close frame is then a reply, not a
+    /// request.
+    closing_by_us: bool,
+    /// Inbound limits reached: the socket is not read until the main thread catches up.
+    read_paused: bool,
+}
+
+/// One chunk of the write queue.
+struct OutChunk {
+    data: Bytes,
+    written: usize,
+    /// Payload bytes to release from the peer's outbound budget once written (0 for control
+    /// frames and HTTP replies).
+    payload_len: usize,
+    counted: bool,
+}
+
+/// A client connection.
+pub(crate) struct Connection {
+    stream: TcpStream,
+    addr: SocketAddr,
+    state: State,
+    out: VecDeque<OutChunk>,
+    /// When the current phase (handshake, close handshake, draining) must be over.
+    pub deadline: Option<Instant>,
+}
+
+/// The stream tungstenite sees: reads come from the socket, writes go to the write queue.
+struct QueueIo<'a> {
+    stream: &'a mut TcpStream,
+    out: &'a mut VecDeque<OutChunk>,
+}
+
+impl Read for QueueIo<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.stream.read(buf)
+    }
+}
+
+impl Write for QueueIo<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.out.push_back(OutChunk {
+            data: Bytes::copy_from_slice(buf),
+            written: 0,
+            payload_len: 0,
+            counted: false,
+        });
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Connection {
+    pub fn new(stream: TcpStream, addr: SocketAddr, handshake_deadline: Instant) -> Connection {
+        Connection {
+            stream,
+            addr,
+            state: State::Handshake { head: Vec::new() },
+            out: VecDeque::new(),
+            deadline: Some(handshake_deadline),
+        }
+    }
+
+    pub fn stream_mut(&mut self) -> &mut TcpStream {
+        &mut self.stream
+    }
+
+    /// The peer id once upgraded.
+    pub fn peer_id(&self) -> Option<PeerId> {
+        match &self.state {
+            State::Open(s) => Some(s.peer.id()),
+            _ => None,
+        }
+    }
+
+    pub fn is_done(&self) -> bool {
+        matches!(self.state, State::Done)
+    }
+
+    /// The socket is readable (or reports an error/hang-up): read everything there is.
+    pub fn on_readable(&mut self, cx: &mut Context) {
+        if matches!(self.state, State::Handshake { .. }) {
+            self.read_handshake(cx);
+        }
+        if matches!(self.state, State::Open(_)) {
+            self.read_frames(cx);
+        }
+        if matches!(self.state, State::Draining) {
+            // Whatever the peer still sends is of no interest; EOF or an error ends the wait.
+            let mut sink = [0u8; 512];
+            loop {
+                match self.stream.read(&mut sink) {
+                    // At EOF the socket closes once the queue is written (see flush).
+                    Ok(0) if self.out.is_empty() => {
+                        self.close_socket();
+                        break;
+                    }
+                    Ok(0) => break,
+                    Ok(_) => continue,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(_) => {
+                        self.close_socket();
+                        break;
+                    }
+                }
+            }
+        }
+    }
+
+    fn read_handshake(&mut self, cx: &mut Context) {
+        let State::Handshake { head } = &mut self.state else {
+            return;
+        };
+        let mut chunk = [0u8; 2048];
+        let parsed = loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => {
+                    // Gone before upgrading: nobody was told it existed, so nobody is told it left.
+                    self.close_socket();
+                    return;
+                }
+                Ok(n) => {
+                    head.extend_from_slice(&chunk[..n]);
+                    match handshake::parse_request(
+                        head,
+                        &cx.config.protocols,
+                        &cx.config.extra_headers,
+                    ) {
+                        Parsed::Partial => continue,
+                        done => break done,
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.close_socket();
+                    return;
+                }
+            }
+        };
+        let Parsed::Done { verdict, consumed } = parsed else {
+            return;
+        };
+        let leftover = head[consumed..].to_vec();
+        match verdict {
+            Verdict::Refuse { reply, .. } => {
+                self.push_raw(Bytes::from(reply));
+                self.state = State::Draining;
+            }
+            Verdict::Accept {
+                reply,
+                protocol,
+                request,
+            } => {
+                self.push_raw(Bytes::from(reply));
+                let limits = cx.config.limits;
+                let ws_config = WebSocketConfig::default()
+                    .read_buffer_size(READ_CHUNK)
+                    .max_message_size(Some(limits.max_message_size()))
+                    .max_frame_size(Some(limits.max_message_size()));
+                let ws =
+                    WebSocketContext::from_partially_read(leftover, Role::Server, Some(ws_config));
+                let peer = PeerShared::new((cx.allocate_id)(), self.addr, limits);
+                cx.events.push(Event::Connected {
+                    peer: peer.clone(),
+                    protocol,
+                    request,
+                });
+                self.state = State::Open(Box::new(Session {
+                    ws,
+                    peer,
+                    closing_by_us: false,
+                    read_paused: false,
+                }));
+                self.deadline = None;
+            }
+        }
+    }
+
+    fn read_frames(&mut self, cx: &mut Context) {
+        let State::Open(session) = &mut self.state else {
+            return;
+        };
+        let mut io = QueueIo {
+            stream: &mut self.stream,
+            out: &mut self.out,
+        };
+        let outcome = loop {
+            if session.read_paused {
+                return;
+            }
+            match session.ws.read(&mut io) {
+                Ok(Message::Binary(data)) => session.deliver(data, false, cx.events),
+                Ok(Message::Text(text)) => {
+                    session.deliver(AsRef::<Bytes>::as_ref(&text).clone(), true, cx.events)
+                }
+                Ok(Message::Close(close)) => {
+                    if !session.closing_by_us {
+                        let (code, reason) = match close {
+                            Some(CloseFrame { code, reason }) => {
+                                (u16::from(code), reason.as_str().to_string())
+                            }
+                            None => (close_code::NO_STATUS, String::new()),
+                        };
+                        cx.events.push(Event::CloseRequest {
+                            peer: session.peer.id(),
+                            code,
+                            reason,
+                        });
+                    }
+                }
+                Ok(_) => {} // ping (tungstenite queued the pong), pong, raw frame
+                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(WsError::Io(e)) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(WsError::ConnectionClosed) | Err(WsError::AlreadyClosed) => {
+                    break Ending::Clean
+                }
+                Err(WsError::Capacity(CapacityError::MessageTooLong { .. })) => {
+                    break Ending::Fail(close_code::TOO_BIG, "message too big")
+                }
+                Err(WsError::Capacity(_)) => {
+                    break Ending::Fail(close_code::TOO_BIG, "frame too big")
+                }
+                Err(WsError::Utf8(_)) => {
+                    break Ending::Fail(close_code::INVALID_DATA, "invalid UTF-8 in text")
+                }
+                Err(WsError::Protocol(ProtocolError::ResetWithoutClosingHandshake)) => {
+                    break Ending::Dropped
+                }
+                Err(WsError::Protocol(_)) => {
+                    break Ending::Fail(close_code::PROTOCOL, "protocol error")
+                }
+                Err(_) => break Ending::Dropped,
+            }
+        };
+        match outcome {
+            Ending::Clean => self.finish(true, cx),
+            Ending::Dropped => {
+                self.finish(false, cx);
+                self.close_socket();
+            }
+            Ending::Fail(code, reason) => {
+                self.finish(false, cx);
+                self.push_raw(frame::encode_close_frame(code, reason));
+                self.deadline = Some(cx.now + cx.config.close_timeout);
+            }
+        }
+    }
+
+    /// Ends the WebSocket session: reports `Disconnected` and starts draining what is queued.
+    fn finish(&mut self, clean: bool, cx: &mut Context) {
+        if let State::Open(session) = &self.state {
+            session.peer.mark_closed();
+            cx.events.push(Event::Disconnected {
+                peer: session.peer.id(),
+                clean,
+            });
+        }
+        self.state = State::Draining;
+        self.deadline = Some(cx.now + cx.config.close_timeout);
+    }
+
+    /// Queues an encoded data frame whose `payload_len` bytes were reserved on the peer.
+    pub fn send_frame(&mut self, data: Bytes, payload_len: usize) {
+        match &self.state {
+            State::Open(s) if s.ws.can_write() => self.out.push_back(OutChunk {
+                data,
+                written: 0,
+                payload_len,
+                counted: true,
+            }),
+            State::Open(s) => s.peer.release_outbound(payload_len),
+            // A peer that is gone has had its budget released with its queue.
+            _ => {}
+        }
+    }
+
+    /// Starts the closing handshake; the peer's reply (or `close_timeout`) ends the connection.
+    pub fn start_close(&mut self, code: u16, reason: &str, cx: &mut Context) {
+        let State::Open(session) = &mut self.state else {
+            return;
+        };
+        if !session.ws.can_write() {
+            return; // a close is already under way
+        }
+        session.closing_by_us = true;
+        let mut io = QueueIo {
+            stream: &mut self.stream,
+            out: &mut self.out,
+        };
+        let close = CloseFrame {
+            code: code.into(),
+            reason: reason.into(),
+        };
+        // Writes go to the queue, so this cannot block; a failure means the state already ended.
+        let _ = session.ws.close(&mut io, Some(close));
+        self.deadline = Some(cx.now + cx.config.close_timeout);
+    }
+
+    /// The main thread caught up: read again.
+    pub fn resume_reading(&mut self, cx: &mut Context) {
+        if let State::Open(session) = &mut self.state {
+            session.read_paused = false;
+            self.read_frames(cx);
+        }
+    }
+
+    /// The deadline passed: a slow handshake, an unanswered close, or a stuck drain.
+    pub fn on_deadline(&mut self, cx: &mut Context) {
+        match self.deadline {
+            Some(d) if d <= cx.now => {}
+            _ => return,
+        }
+        if matches!(self.state, State::Open(_)) {
+            self.finish(false, cx);
+        }
+        self.close_socket();
+    }
+
+    /// Drops the connection now: no closing handshake and no `Disconnected` event.
+    pub fn drop_silently(&mut self) {
+        if let State::Open(session) = &self.state {
+            session.peer.mark_closed();
+        }
+        self.close_socket();
+    }
+
+    /// Stop(): a best-effort 1001 close frame and one write attempt, then the socket is closed.
+    pub fn shutdown(&mut self, reason: &str) {
+        if let State::Open(session) = &self.state {
+            session.peer.mark_closed();
+            if session.ws.can_write() {
+                self.push_raw(frame::encode_close_frame(close_code::GOING_AWAY, reason));
+                let _ = self.write_queued();
+            }
+        }
+        self.close_socket();
+    }
+
+    /// Writes what is queued; when draining and the queue empties, closes the socket.
+    pub fn flush(&mut self) {
+        match self.write_queued() {
+            Ok(()) => {
+                if self.out.is_empty() && matches!(self.state, State::Draining) {
+                    self.close_socket();
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(_) => {
+                // The peer is unreachable; reading will report the end (or already did).
+                if matches!(self.state, State::Draining) {
+                    self.close_socket();
+                }
+            }
+        }
+    }
+
+    fn write_queued(&mut self) -> io::Result<()> {
+        while !self.out.is_empty() {
+            let slices: Vec<IoSlice> = self
+                .out
+                .iter()
+                .take(MAX_IOVECS)
+                .map(|c| IoSlice::new(&c.data[c.written..]))
+                .collect();
+            let n = match self.stream.write_vectored(&slices) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(e),
+            };
+            self.advance(n);
+        }
+        Ok(())
+    }
+
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.out.front_mut() else {
+                return;
+            };
+            let left = front.data.len() - front.written;
+            if n < left {
+                front.written += n;
+                return;
+            }
+            n -= left;
+            let done = self.out.pop_front().expect("front exists");
+            self.release(&done);
+        }
+    }
+
+    fn release(&self, chunk: &OutChunk) {
+        if chunk.counted {
+            if let State::Open(s) = &self.state {
+                s.peer.release_outbound(chunk.payload_len);
+            }
+        }
+    }
+
+    fn push_raw(&mut self, data: Bytes) {
+        self.out.push_back(OutChunk {
+            data,
+            written: 0,
+            payload_len: 0,
+            counted: false,
+        });
+    }
+
+    fn close_socket(&mut self) {
+        let _ = self.stream.shutdown(Shutdown::Both);
+        self.out.clear();
+        self.state = State::Done;
+        self.deadline = None;
+    }
+
+    pub fn set_no_delay(&mut self, enabled: bool) {
+        let _ = self.stream.set_nodelay(enabled);
+    }
+}
+
+enum Ending {
+    /// The closing handshake completed.
+    Clean,
+    /// The TCP connection ended without a closing handshake.
+    Dropped,
+    /// The peer broke the protocol or a limit: tell it why, then close.
+    Fail(u16, &'static str),
+}
+
+impl Session {
+    fn deliver(&mut self, data: Bytes, text: bool, events: &mut Vec<Event>) {
+        if !self.peer.add_inbound(data.len()) {
+            self.read_paused = true;
+        }
+        events.push(Event::Message {
+            peer: self.peer.id(),
+            data,
+            text,
+        });
+    }
+}

@@ -1,0 +1,84 @@
+//! What crosses between the threads: events up to the main thread, commands down to the reactor.
+
+use bytes::Bytes;
+
+use crate::peer::{PeerHandle, PeerId};
+
+/// The HTTP upgrade request a peer connected with.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct UpgradeRequest {
+    /// Request target: path and query, e.g. `/game?token=abc`.
+    pub target: String,
+    /// Header names (as sent) and values, in order.
+    pub headers: Vec<(String, String)>,
+}
+
+/// Something that happened on the network, reported to the main thread in order.
+#[derive(Debug)]
+pub enum Event {
+    /// A peer completed the upgrade.
+    Connected {
+        /// Shared counters of the new peer; its id and address are in there.
+        peer: PeerHandle,
+        /// Negotiated sub-protocol, or "" when none.
+        protocol: String,
+        /// The request the peer upgraded with.
+        request: UpgradeRequest,
+    },
+    /// A whole message arrived.
+    Message {
+        /// Sender.
+        peer: PeerId,
+        /// Payload. Text messages are valid UTF-8.
+        data: Bytes,
+        /// Sent as a text message.
+        text: bool,
+    },
+    /// The peer started the closing handshake (the server answers it by itself).
+    CloseRequest {
+        /// Sender.
+        peer: PeerId,
+        /// Close code (1005 when the frame had none).
+        code: u16,
+        /// Close reason, possibly empty.
+        reason: String,
+    },
+    /// The connection is over. Reported exactly once for each `Connected` peer, after any
+    /// message it delivered.
+    Disconnected {
+        /// Peer that left.
+        peer: PeerId,
+        /// The closing handshake completed (close frames both ways), whichever side started it.
+        clean: bool,
+    },
+}
+
+/// A request from the main thread to the reactor.
+#[derive(Debug)]
+pub(crate) enum Command {
+    /// Write an encoded frame to each listed peer; `payload_len` was reserved on each.
+    Send {
+        peers: Targets,
+        frame: Bytes,
+        payload_len: usize,
+    },
+    /// Start the closing handshake.
+    Close {
+        peer: PeerId,
+        code: u16,
+        reason: String,
+    },
+    /// Drop the connection at once, without a closing handshake or a `Disconnected` event.
+    Drop { peer: PeerId },
+    /// Turn Nagle's algorithm off (true) or on.
+    SetNoDelay { peer: PeerId, enabled: bool },
+    /// The main thread drained a paused peer's queue: read its socket again.
+    ResumeRead { peer: PeerId },
+}
+
+/// The recipients of one outbound frame.
+#[derive(Debug)]
+pub(crate) enum Targets {
+    One(PeerId),
+    Many(Vec<PeerId>),
+}

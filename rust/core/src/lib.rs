@@ -1,0 +1,27 @@
+//! A WebSocket server core with no Godot types in it.
+//!
+//! One network thread (the [reactor](reactor)) owns the listening socket and every connection:
+//! HTTP upgrades, framing, the closing handshake, limits and timeouts all happen there. The
+//! thread that owns the [`Server`] takes [`Event`]s with [`Server::drain_events`] and gives
+//! commands through a [`Sender`]; both directions move whole batches under a lock and a
+//! `mio::Waker`. See ARCHITECTURE.md at the repository root.
+#![deny(missing_docs, missing_debug_implementations, unused_must_use)]
+
+pub mod config;
+mod connection;
+pub mod error;
+pub mod events;
+pub mod frame;
+pub mod handshake;
+mod listener;
+pub mod peer;
+mod reactor;
+mod server;
+
+pub use bytes::Bytes;
+pub use config::{BindAddress, Limits, ServerConfig};
+pub use connection::close_code;
+pub use error::{SendError, StartError};
+pub use events::{Event, UpgradeRequest};
+pub use peer::{PeerHandle, PeerId, PeerShared};
+pub use server::{Sender, Server};

@@ -1,0 +1,247 @@
+//! The main thread's side: starting and stopping the reactor, taking its events, giving it
+//! commands.
+
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::thread::JoinHandle;
+
+use mio::{Poll, Waker};
+use parking_lot::Mutex;
+
+use crate::config::ServerConfig;
+use crate::error::{SendError, StartError};
+use crate::events::{Command, Event, Targets};
+use crate::frame;
+use crate::handshake;
+use crate::listener;
+use crate::peer::{PeerId, PeerShared};
+use crate::reactor::{Reactor, WAKER};
+
+/// The queues between the threads. Each side swaps a whole batch per lock, never one message.
+pub(crate) struct Shared {
+    pub events: Mutex<Vec<Event>>,
+    pub commands: Mutex<Vec<Command>>,
+    pub stop_requested: AtomicBool,
+}
+
+/// Sends commands to the reactor. Cheap to clone; every per-peer object may hold one.
+#[derive(Clone)]
+pub struct Sender {
+    shared: Arc<Shared>,
+    waker: Arc<Waker>,
+}
+
+impl std::fmt::Debug for Sender {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sender").finish_non_exhaustive()
+    }
+}
+
+impl Sender {
+    fn push(&self, command: Command) {
+        let mut commands = self.shared.commands.lock();
+        let was_empty = commands.is_empty();
+        commands.push(command);
+        drop(commands);
+        // The reactor takes the whole queue per turn: one wake-up per batch is enough.
+        if was_empty {
+            let _ = self.waker.wake();
+        }
+    }
+
+    fn check_running(&self) -> Result<(), SendError> {
+        if self.shared.stop_requested.load(Ordering::Acquire) {
+            Err(SendError::Stopped)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Queues one message for one peer.
+    pub fn send(&self, peer: &PeerShared, payload: &[u8], text: bool) -> Result<(), SendError> {
+        self.check_running()?;
+        if !peer.is_open() {
+            return Err(SendError::NotConnected);
+        }
+        peer.reserve_outbound(payload.len())
+            .map_err(|(queued_bytes, queued_messages)| SendError::OutboundFull {
+                queued_bytes,
+                queued_messages,
+            })?;
+        self.push(Command::Send {
+            peers: Targets::One(peer.id()),
+            frame: frame::encode_data_frame(payload, text),
+            payload_len: payload.len(),
+        });
+        Ok(())
+    }
+
+    /// Queues one message for several peers, encoded once. Peers that are gone or whose queue is
+    /// full are skipped and returned with the reason.
+    pub fn broadcast<'a>(
+        &self,
+        peers: impl IntoIterator<Item = &'a PeerShared>,
+        payload: &[u8],
+        text: bool,
+    ) -> Result<Vec<(PeerId, SendError)>, SendError> {
+        self.check_running()?;
+        let mut ids = Vec::new();
+        let mut refused = Vec::new();
+        for peer in peers {
+            if !peer.is_open() {
+                refused.push((peer.id(), SendError::NotConnected));
+                continue;
+            }
+            match peer.reserve_outbound(payload.len()) {
+                Ok(()) => ids.push(peer.id()),
+                Err((queued_bytes, queued_messages)) => refused.push((
+                    peer.id(),
+                    SendError::OutboundFull {
+                        queued_bytes,
+                        queued_messages,
+                    },
+                )),
+            }
+        }
+        if !ids.is_empty() {
+            self.push(Command::Send {
+                peers: Targets::Many(ids),
+                frame: frame::encode_data_frame(payload, text),
+                payload_len: payload.len(),
+            });
+        }
+        Ok(refused)
+    }
+
+    /// Starts a clean close of one peer; its `Disconnected` event follows.
+    pub fn close(&self, peer: PeerId, code: u16, reason: &str) {
+        self.push(Command::Close {
+            peer,
+            code,
+            reason: reason.to_string(),
+        });
+    }
+
+    /// Drops a peer at once: no closing handshake, no `Disconnected` event.
+    pub fn drop_peer(&self, peer: &PeerShared) {
+        peer.mark_closed();
+        self.push(Command::Drop { peer: peer.id() });
+    }
+
+    /// Turns Nagle's algorithm off (`true`) or on for one peer.
+    pub fn set_no_delay(&self, peer: PeerId, enabled: bool) {
+        self.push(Command::SetNoDelay { peer, enabled });
+    }
+
+    /// Marks one message of `len` bytes of `peer` as consumed, and resumes reading the socket if
+    /// the limits had paused it.
+    pub fn consume_inbound(&self, peer: &PeerShared, len: usize) {
+        if peer.consume_inbound(len) {
+            self.push(Command::ResumeRead { peer: peer.id() });
+        }
+    }
+}
+
+/// A listening WebSocket server: the reactor thread and the queues to it.
+///
+/// Dropping it stops the server like [`Server::stop`].
+pub struct Server {
+    sender: Sender,
+    thread: Option<JoinHandle<()>>,
+    local_addr: SocketAddr,
+}
+
+impl std::fmt::Debug for Server {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Server")
+            .field("local_addr", &self.local_addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Server {
+    /// Binds the listener (errors are returned here, synchronously) and starts the reactor.
+    pub fn start(config: ServerConfig) -> Result<Server, StartError> {
+        for (name, value) in &config.extra_headers {
+            handshake::validate_extra_header(name, value).map_err(StartError::InvalidConfig)?;
+        }
+        let limits = config.limits;
+        if limits.inbound_bytes == 0
+            || limits.inbound_messages == 0
+            || limits.outbound_bytes == 0
+            || limits.outbound_messages == 0
+        {
+            return Err(StartError::InvalidConfig(
+                "buffer limits must be greater than 0".into(),
+            ));
+        }
+        let listener = listener::bind(config.bind, config.port, config.backlog)?;
+        let local_addr = listener.local_addr().map_err(StartError::Io)?;
+        let poll = Poll::new().map_err(StartError::Io)?;
+        let waker = Arc::new(Waker::new(poll.registry(), WAKER).map_err(StartError::Io)?);
+        let shared = Arc::new(Shared {
+            events: Mutex::new(Vec::new()),
+            commands: Mutex::new(Vec::new()),
+            stop_requested: AtomicBool::new(false),
+        });
+        let reactor =
+            Reactor::new(poll, listener, config, shared.clone()).map_err(StartError::Io)?;
+        let thread = std::thread::Builder::new()
+            .name("websocket-server".into())
+            .spawn(move || reactor.run())
+            .map_err(StartError::Io)?;
+        Ok(Server {
+            sender: Sender { shared, waker },
+            thread: Some(thread),
+            local_addr,
+        })
+    }
+
+    /// The bound address (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// A handle for sending; stays usable (returning [`SendError::Stopped`]) after stop.
+    pub fn sender(&self) -> &Sender {
+        &self.sender
+    }
+
+    /// Moves every pending event into `out` (appending), oldest first.
+    pub fn drain_events(&self, out: &mut Vec<Event>) {
+        let mut queue = self.sender.shared.events.lock();
+        if out.is_empty() {
+            std::mem::swap(out, &mut *queue);
+        } else {
+            out.append(&mut queue);
+        }
+    }
+
+    /// Stops the reactor: each client gets a 1001 close frame (best effort) and its socket closed,
+    /// the port is freed, pending events are discarded. Returns once the thread has ended.
+    pub fn stop(&mut self) {
+        let Some(thread) = self.thread.take() else {
+            return;
+        };
+        self.sender
+            .shared
+            .stop_requested
+            .store(true, Ordering::Release);
+        let _ = self.sender.waker.wake();
+        let _ = thread.join();
+        self.sender.shared.events.lock().clear();
+        self.sender.shared.commands.lock().clear();
+    }
+
+    /// Whether the reactor thread is still running (false after stop, or if it died).
+    pub fn is_running(&self) -> bool {
+        self.thread.as_ref().is_some_and(|t| !t.is_finished())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}

@@ -1,0 +1,44 @@
+//! Turning core errors into Godot `Error` values with a message a user can act on.
+
+use godot::global::Error;
+use godot::prelude::*;
+use websocket_server_core::{PeerId, SendError, StartError};
+
+/// Reports a failed send with `push_error` and returns the matching `Error`.
+pub fn send_failed(peer: PeerId, error: &SendError) -> Error {
+    match error {
+        SendError::NotConnected => {
+            godot_error!("WebSocketServer: peer {peer} is not connected; packet not sent.");
+            Error::ERR_UNCONFIGURED
+        }
+        SendError::OutboundFull { .. } => {
+            godot_error!(
+                "WebSocketServer: peer {peer}: {error}; packet not sent. The client is not reading fast enough: retry later, raise the limit with set_buffers(), or disconnect it."
+            );
+            Error::ERR_OUT_OF_MEMORY
+        }
+        SendError::Stopped => {
+            godot_error!("WebSocketServer: the server is not listening; packet not sent.");
+            Error::ERR_UNCONFIGURED
+        }
+    }
+}
+
+/// Reports a failed listen() with `push_error` and returns the matching `Error`.
+pub fn start_failed(port: u16, bind_ip: &str, error: &StartError) -> Error {
+    godot_error!("WebSocketServer.listen({port}) on bind_ip \"{bind_ip}\" failed: {error}.");
+    match error {
+        StartError::AddressInUse(_) => Error::ERR_ALREADY_IN_USE,
+        StartError::Bind(_) => Error::ERR_CANT_CREATE,
+        StartError::InvalidConfig(_) => Error::ERR_INVALID_PARAMETER,
+        StartError::Io(_) => Error::ERR_CANT_CREATE,
+    }
+}
+
+/// A close code a server may send: 1000–1003, 1007–1014 or 3000–4999 (RFC 6455 §7.4).
+pub fn close_code(code: i64) -> Option<u16> {
+    match code {
+        1000..=1003 | 1007..=1014 | 3000..=4999 => Some(code as u16),
+        _ => None,
+    }
+}

@@ -1,0 +1,255 @@
+//! `WebSocketServerPeer`: one connected client as a `PacketPeer` (Godot 3's per-peer
+//! `WebSocketPeer`, renamed because Godot 4 has an engine class of that name).
+
+use std::collections::VecDeque;
+
+use godot::classes::web_socket_peer::WriteMode;
+use godot::classes::{IPacketPeerExtension, PacketPeerExtension};
+use godot::global::Error;
+use godot::meta::conv::RawPtr;
+use godot::prelude::*;
+use websocket_server_core::{close_code, Bytes, PeerHandle, Sender, UpgradeRequest};
+
+use crate::errors;
+
+/// One client connection of a [WebSocketServer], returned by `WebSocketServer.get_peer(id)`.
+///
+/// Packets arrive here when the server's `poll()` runs (raw mode). `get_packet()`/`get_var()`
+/// read them in order; `put_packet()`/`put_var()` send, as text or binary frames according to
+/// the write mode. After the peer has disconnected the object stays valid: it reports
+/// `is_connected_to_host() == false` and refuses to send.
+#[derive(GodotClass)]
+#[class(tool, no_init, base=PacketPeerExtension)]
+pub struct WebSocketServerPeer {
+    base: Base<PacketPeerExtension>,
+    handle: PeerHandle,
+    sender: Sender,
+    /// Messages made visible by the server's poll() and not yet read: (payload, was text).
+    inbox: VecDeque<(Bytes, bool)>,
+    /// The packet last handed to Godot; it must stay alive until the next get_packet.
+    current: Bytes,
+    last_was_string: bool,
+    write_mode: WriteMode,
+    connected: bool,
+    protocol: GString,
+    request: UpgradeRequest,
+}
+
+impl WebSocketServerPeer {
+    pub(crate) fn create(
+        handle: PeerHandle,
+        sender: Sender,
+        protocol: &str,
+        request: UpgradeRequest,
+    ) -> Gd<Self> {
+        Gd::from_init_fn(|base| WebSocketServerPeer {
+            base,
+            handle,
+            sender,
+            inbox: VecDeque::new(),
+            current: Bytes::new(),
+            last_was_string: false,
+            write_mode: WriteMode::BINARY,
+            connected: true,
+            protocol: GString::from(protocol),
+            request,
+        })
+    }
+
+    pub(crate) fn push_message(&mut self, data: Bytes, text: bool) {
+        self.inbox.push_back((data, text));
+    }
+
+    pub(crate) fn mark_disconnected(&mut self) {
+        self.connected = false;
+    }
+
+    pub(crate) fn handle(&self) -> &PeerHandle {
+        &self.handle
+    }
+
+    fn send(&mut self, payload: &[u8]) -> Error {
+        if !self.connected {
+            godot_error!(
+                "WebSocketServerPeer {}: cannot send, the peer has disconnected.",
+                self.handle.id()
+            );
+            return Error::ERR_UNCONFIGURED;
+        }
+        let text = self.write_mode == WriteMode::TEXT;
+        if text && std::str::from_utf8(payload).is_err() {
+            godot_error!(
+                "WebSocketServerPeer {}: write mode is TEXT but the packet is not valid UTF-8; use WRITE_MODE_BINARY for binary data.",
+                self.handle.id()
+            );
+            return Error::ERR_INVALID_DATA;
+        }
+        match self.sender.send(&self.handle, payload, text) {
+            Ok(()) => Error::OK,
+            Err(e) => errors::send_failed(self.handle.id(), &e),
+        }
+    }
+}
+
+#[godot_api]
+impl IPacketPeerExtension for WebSocketServerPeer {
+    fn get_available_packet_count(&self) -> i32 {
+        self.inbox.len().min(i32::MAX as usize) as i32
+    }
+
+    fn get_max_packet_size(&self) -> i32 {
+        self.handle
+            .limits()
+            .max_message_size()
+            .min(i32::MAX as usize) as i32
+    }
+
+    unsafe fn get_packet_rawptr(
+        &mut self,
+        r_buffer: RawPtr<*mut RawPtr<*const u8>>,
+        r_buffer_size: RawPtr<*mut i32>,
+    ) -> Error {
+        // Must not panic: Godot reads the out-parameters whatever happens.
+        let (data, text) = match self.inbox.pop_front() {
+            Some(m) => m,
+            None => {
+                self.current = Bytes::new();
+                // SAFETY: Godot passes valid out-parameter pointers.
+                unsafe {
+                    *r_buffer.ptr() = RawPtr::null();
+                    *r_buffer_size.ptr() = 0;
+                }
+                return Error::ERR_UNAVAILABLE;
+            }
+        };
+        self.sender.consume_inbound(&self.handle, data.len());
+        self.last_was_string = text;
+        self.current = data;
+        // SAFETY: `current` lives in self until the next call, as PacketPeer requires.
+        unsafe {
+            *r_buffer.ptr() = RawPtr::new(self.current.as_ptr());
+            *r_buffer_size.ptr() = self.current.len() as i32;
+        }
+        Error::OK
+    }
+
+    unsafe fn put_packet_rawptr(
+        &mut self,
+        p_buffer: RawPtr<*const u8>,
+        p_buffer_size: i32,
+    ) -> Error {
+        let len = p_buffer_size.max(0) as usize;
+        let payload: &[u8] = if len == 0 || p_buffer.ptr().is_null() {
+            &[]
+        } else {
+            // SAFETY: Godot hands a buffer of `p_buffer_size` bytes, valid for this call.
+            unsafe { std::slice::from_raw_parts(p_buffer.ptr(), len) }
+        };
+        self.send(payload)
+    }
+}
+
+#[godot_api]
+impl WebSocketServerPeer {
+    /// Starts a clean close with `code` and `reason`; the server's `client_disconnected` follows.
+    #[func]
+    fn close(&mut self, #[opt(default = 1000)] code: i64, #[opt(default = "")] reason: GString) {
+        if !self.connected {
+            return;
+        }
+        match errors::close_code(code) {
+            Some(code) => self
+                .sender
+                .close(self.handle.id(), code, &reason.to_string()),
+            None => {
+                godot_error!("WebSocketServerPeer.close(): invalid close code {code}; using 1000.");
+                self.sender
+                    .close(self.handle.id(), close_code::NORMAL, &reason.to_string())
+            }
+        }
+    }
+
+    /// The client's IP address ("127.0.0.1", "::1"; IPv4 clients of a dual-stack server as IPv4).
+    #[func]
+    fn get_connected_host(&self) -> GString {
+        GString::from(&self.handle.addr().ip().to_string())
+    }
+
+    /// The client's TCP port.
+    #[func]
+    fn get_connected_port(&self) -> i64 {
+        self.handle.addr().port() as i64
+    }
+
+    /// Payload bytes accepted by `put_packet()` and not yet written to the socket.
+    #[func]
+    fn get_current_outbound_buffered_amount(&self) -> i64 {
+        self.handle.outbound_bytes() as i64
+    }
+
+    /// How `put_packet()` frames data: `WebSocketPeer.WRITE_MODE_BINARY` (default) or `WRITE_MODE_TEXT`.
+    #[func]
+    fn get_write_mode(&self) -> WriteMode {
+        self.write_mode
+    }
+
+    /// Sets how `put_packet()` frames data. Text frames must hold valid UTF-8.
+    #[func]
+    fn set_write_mode(&mut self, mode: WriteMode) {
+        self.write_mode = mode;
+    }
+
+    /// Whether the peer is still connected.
+    #[func]
+    fn is_connected_to_host(&self) -> bool {
+        self.connected && self.handle.is_open()
+    }
+
+    /// Turns Nagle's algorithm off (`true`, the default: lowest latency) or on (fewer packets).
+    #[func]
+    fn set_no_delay(&mut self, enabled: bool) {
+        if self.connected {
+            self.sender.set_no_delay(self.handle.id(), enabled);
+        }
+    }
+
+    /// Whether the packet last read was sent as a text message.
+    #[func]
+    fn was_string_packet(&self) -> bool {
+        self.last_was_string
+    }
+
+    /// The peer's id on its server.
+    #[func]
+    fn get_id(&self) -> i64 {
+        self.handle.id() as i64
+    }
+
+    /// The sub-protocol negotiated at the upgrade, or "".
+    #[func]
+    fn get_selected_protocol(&self) -> GString {
+        self.protocol.clone()
+    }
+
+    /// The path and query of the upgrade request, e.g. "/game?room=2".
+    #[func]
+    fn get_requested_url(&self) -> GString {
+        GString::from(&self.request.target)
+    }
+
+    /// The headers of the upgrade request, names lower-cased (a repeated header's values are
+    /// joined with ", ").
+    #[func]
+    fn get_request_headers(&self) -> Dictionary<GString, GString> {
+        let mut dict = Dictionary::new();
+        for (name, value) in &self.request.headers {
+            let key = GString::from(&name.to_ascii_lowercase());
+            let joined = match dict.get(&key) {
+                Some(previous) => GString::from(&format!("{previous}, {value}")),
+                None => GString::from(value),
+            };
+            dict.set(&key, &joined);
+        }
+        dict
+    }
+}

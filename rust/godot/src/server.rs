@@ -1,0 +1,523 @@
+//! `WebSocketServer`: Godot 3's class of that name, for Godot 4, on the Godot-free core.
+//!
+//! This file holds no sockets: `listen()` starts the core's network thread, `poll()` drains its
+//! events, makes messages readable and emits the signals, all on the main thread.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use godot::classes::multiplayer_peer::{ConnectionStatus, TransferMode};
+use godot::classes::{
+    CryptoKey, IMultiplayerPeerExtension, MultiplayerPeerExtension, X509Certificate,
+};
+use godot::global::Error;
+use godot::prelude::*;
+use websocket_server_core::{close_code, BindAddress, Event, Limits, PeerId, Server, ServerConfig};
+
+use crate::errors;
+use crate::peer::WebSocketServerPeer;
+
+/// A WebSocket server: the Godot 3 class, for Godot 4.
+///
+/// Call `listen(port)`, then `poll()` every frame (e.g. in `_process`): signals are emitted and
+/// received packets become readable only inside `poll()`. All network work (accepting, the HTTP
+/// upgrade, framing, timeouts) runs on a separate thread, so `poll()` costs only what happened
+/// since the last call.
+///
+/// Raw mode (the default): each client is a [WebSocketServerPeer] from `get_peer(id)`, with
+/// `client_connected`, `data_received`, `client_close_request` and `client_disconnected`.
+///
+/// Per-peer limits (see `set_buffers()`): by default 1024 KiB and 4096 messages each way; a
+/// single message may be as large as the inbound limit. When a client sends faster than the
+/// script reads, the server stops reading that socket (TCP back-pressure) rather than drop data.
+/// When the outbound queue is full, `put_packet()` returns `ERR_OUT_OF_MEMORY`.
+#[derive(GodotClass)]
+#[class(tool, base=MultiplayerPeerExtension)]
+pub struct WebSocketServer {
+    base: Base<MultiplayerPeerExtension>,
+
+    /// Interface to listen on: "*" (every interface, IPv4 and IPv6), or one address such as
+    /// "127.0.0.1" or "::1". Takes effect at the next `listen()`.
+    #[var(get = get_bind_ip, set = set_bind_ip)]
+    bind_ip: GString,
+
+    /// Seconds a new connection has to complete the WebSocket upgrade (TCP accept to the
+    /// 101 reply) before it is dropped.
+    #[var(get = get_handshake_timeout, set = set_handshake_timeout)]
+    handshake_timeout: f64,
+
+    /// Private key for wss:// (together with `ssl_certificate`).
+    #[var]
+    private_key: Option<Gd<CryptoKey>>,
+
+    /// Certificate for wss:// (together with `private_key`).
+    #[var]
+    ssl_certificate: Option<Gd<X509Certificate>>,
+
+    /// Extra CA certificates sent with `ssl_certificate` (the chain to a trusted root).
+    #[var]
+    ca_chain: Option<Gd<X509Certificate>>,
+
+    bind: BindAddress,
+    limits: Limits,
+    extra_headers: Vec<(String, String)>,
+    server: Option<Server>,
+    peers: HashMap<PeerId, Gd<WebSocketServerPeer>>,
+    /// Reused between polls so a quiet poll allocates nothing.
+    events: Vec<Event>,
+    /// Bumped by stop()/listen(): a poll interrupted by one of them from a signal handler stops
+    /// delivering the old server's events.
+    generation: u64,
+    transfer_mode: TransferMode,
+    transfer_channel: i32,
+    target_peer: i32,
+}
+
+#[godot_api]
+impl IMultiplayerPeerExtension for WebSocketServer {
+    fn init(base: Base<MultiplayerPeerExtension>) -> Self {
+        WebSocketServer {
+            base,
+            bind_ip: GString::from("*"),
+            handshake_timeout: 3.0,
+            private_key: None,
+            ssl_certificate: None,
+            ca_chain: None,
+            bind: BindAddress::Any,
+            limits: Limits::DEFAULT,
+            extra_headers: Vec::new(),
+            server: None,
+            peers: HashMap::new(),
+            events: Vec::new(),
+            generation: 0,
+            transfer_mode: TransferMode::RELIABLE,
+            transfer_channel: 0,
+            target_peer: 0,
+        }
+    }
+
+    fn poll(&mut self) {
+        self.poll_events();
+    }
+
+    fn get_available_packet_count(&self) -> i32 {
+        0
+    }
+
+    fn get_max_packet_size(&self) -> i32 {
+        self.limits.max_message_size().min(i32::MAX as usize) as i32
+    }
+
+    fn get_packet_script(&mut self) -> PackedByteArray {
+        godot_error!("WebSocketServer.get_packet(): in raw mode read packets from get_peer(id).get_packet().");
+        PackedByteArray::new()
+    }
+
+    fn put_packet_script(&mut self, _buffer: PackedByteArray) -> Error {
+        godot_error!(
+            "WebSocketServer.put_packet(): in raw mode send with get_peer(id).put_packet()."
+        );
+        Error::ERR_UNCONFIGURED
+    }
+
+    fn get_packet_channel(&self) -> i32 {
+        0
+    }
+
+    fn get_packet_mode(&self) -> TransferMode {
+        // WebSocket runs over TCP: everything arrives reliably and in order.
+        TransferMode::RELIABLE
+    }
+
+    fn set_transfer_channel(&mut self, channel: i32) {
+        self.transfer_channel = channel;
+    }
+
+    fn get_transfer_channel(&self) -> i32 {
+        self.transfer_channel
+    }
+
+    fn set_transfer_mode(&mut self, mode: TransferMode) {
+        self.transfer_mode = mode;
+    }
+
+    fn get_transfer_mode(&self) -> TransferMode {
+        self.transfer_mode
+    }
+
+    fn set_target_peer(&mut self, peer: i32) {
+        self.target_peer = peer;
+    }
+
+    fn get_packet_peer(&self) -> i32 {
+        0
+    }
+
+    fn is_server(&self) -> bool {
+        true
+    }
+
+    fn close(&mut self) {
+        self.stop();
+    }
+
+    fn disconnect_peer(&mut self, peer: i32, force: bool) {
+        if force {
+            self.drop_peer_now(peer);
+        } else {
+            self.disconnect_peer(peer as i64, 1000, GString::new());
+        }
+    }
+
+    fn get_unique_id(&self) -> i32 {
+        1
+    }
+
+    fn get_connection_status(&self) -> ConnectionStatus {
+        if self.server.is_some() {
+            ConnectionStatus::CONNECTED
+        } else {
+            ConnectionStatus::DISCONNECTED
+        }
+    }
+
+    fn is_server_relay_supported(&self) -> bool {
+        true
+    }
+}
+
+#[godot_api]
+impl WebSocketServer {
+    /// A client completed the WebSocket upgrade. `protocol` is the negotiated sub-protocol or "".
+    #[signal]
+    fn client_connected(id: i64, protocol: GString);
+
+    /// A client's connection is over; emitted exactly once for every `client_connected`.
+    /// `was_clean_close` is true when the closing handshake completed, whichever side started it.
+    /// During the handler `has_peer(id)` is still true and unread packets can still be read.
+    #[signal]
+    fn client_disconnected(id: i64, was_clean_close: bool);
+
+    /// The client started the closing handshake with `code` and `reason` (the server answers it).
+    #[signal]
+    fn client_close_request(id: i64, code: i64, reason: GString);
+
+    /// A message from client `id` is ready: read it with `get_peer(id).get_packet()`.
+    #[signal]
+    fn data_received(id: i64);
+
+    /// Starts listening on `port` (0 picks a free port: see `get_local_port()`). `protocols`
+    /// lists the sub-protocols the server accepts: when not empty, a client must offer one of
+    /// them. Returns `ERR_ALREADY_IN_USE` when already listening or the port is taken.
+    #[func]
+    pub fn listen(
+        &mut self,
+        port: i64,
+        #[opt(default = &PackedStringArray::new())] protocols: PackedStringArray,
+        #[opt(default = false)] gd_mp_api: bool,
+    ) -> Error {
+        if self.server.is_some() {
+            godot_error!("WebSocketServer.listen(): already listening; call stop() first.");
+            return Error::ERR_ALREADY_IN_USE;
+        }
+        let Ok(port) = u16::try_from(port) else {
+            godot_error!("WebSocketServer.listen(): port {port} is out of range 0..65535.");
+            return Error::ERR_INVALID_PARAMETER;
+        };
+        if gd_mp_api {
+            godot_error!("WebSocketServer.listen(): multiplayer mode (gd_mp_api = true) is not available in this version.");
+            return Error::ERR_UNAVAILABLE;
+        }
+        if self.private_key.is_some() || self.ssl_certificate.is_some() {
+            godot_error!("WebSocketServer.listen(): wss:// (private_key/ssl_certificate) is not available in this version; clear both to serve ws://.");
+            return Error::ERR_UNAVAILABLE;
+        }
+        let config = ServerConfig {
+            bind: self.bind,
+            port,
+            protocols: protocols.as_slice().iter().map(|p| p.to_string()).collect(),
+            extra_headers: self.extra_headers.clone(),
+            handshake_timeout: Duration::from_secs_f64(self.handshake_timeout),
+            limits: self.limits,
+            ..ServerConfig::default()
+        };
+        match Server::start(config) {
+            Ok(server) => {
+                self.server = Some(server);
+                self.generation += 1;
+                Error::OK
+            }
+            Err(e) => errors::start_failed(port, &self.bind_ip.to_string(), &e),
+        }
+    }
+
+    /// Closes every connection at once (each client gets a 1001 close frame, best effort) and
+    /// stops listening. No signals are emitted; the port can be listened on again.
+    #[func]
+    pub fn stop(&mut self) {
+        if let Some(mut server) = self.server.take() {
+            server.stop();
+        }
+        for peer in self.peers.values_mut() {
+            peer.bind_mut().mark_disconnected();
+        }
+        self.peers.clear();
+        self.events.clear();
+        self.generation += 1;
+    }
+
+    /// Whether `listen()` succeeded and `stop()` has not been called.
+    #[func]
+    pub fn is_listening(&self) -> bool {
+        self.server.is_some()
+    }
+
+    /// The port actually listened on (useful after `listen(0)`), or 0 when not listening.
+    #[func]
+    pub fn get_local_port(&self) -> i64 {
+        self.server
+            .as_ref()
+            .map_or(0, |s| s.local_addr().port() as i64)
+    }
+
+    /// Whether client `id` is connected.
+    #[func]
+    pub fn has_peer(&self, id: i64) -> bool {
+        self.find(id).is_some()
+    }
+
+    /// The connection object of client `id`, or null (with an error) when there is none.
+    #[func]
+    pub fn get_peer(&self, id: i64) -> Option<Gd<WebSocketServerPeer>> {
+        let peer = self.find(id).cloned();
+        if peer.is_none() {
+            godot_error!("WebSocketServer.get_peer({id}): no such peer.");
+        }
+        peer
+    }
+
+    /// The ids of the connected clients.
+    #[func]
+    pub fn get_peer_ids(&self) -> PackedInt32Array {
+        self.peers.keys().copied().collect()
+    }
+
+    /// The IP address of client `id` ("" with an error when there is none).
+    #[func]
+    pub fn get_peer_address(&self, id: i64) -> GString {
+        match self.find(id) {
+            Some(peer) => GString::from(&peer.bind().handle().addr().ip().to_string()),
+            None => {
+                godot_error!("WebSocketServer.get_peer_address({id}): no such peer.");
+                GString::new()
+            }
+        }
+    }
+
+    /// The TCP port of client `id` (0 with an error when there is none).
+    #[func]
+    pub fn get_peer_port(&self, id: i64) -> i64 {
+        match self.find(id) {
+            Some(peer) => peer.bind().handle().addr().port() as i64,
+            None => {
+                godot_error!("WebSocketServer.get_peer_port({id}): no such peer.");
+                0
+            }
+        }
+    }
+
+    /// Starts a clean close of client `id` with `code` and `reason`; `client_disconnected`
+    /// follows from a later `poll()` (when the client answers, or after 3 s).
+    #[func]
+    pub fn disconnect_peer(
+        &mut self,
+        id: i64,
+        #[opt(default = 1000)] code: i64,
+        #[opt(default = "")] reason: GString,
+    ) {
+        let Some(peer) = self.find(id) else {
+            godot_error!("WebSocketServer.disconnect_peer({id}): no such peer.");
+            return;
+        };
+        let code = errors::close_code(code).unwrap_or_else(|| {
+            godot_error!(
+                "WebSocketServer.disconnect_peer(): invalid close code {code}; using 1000."
+            );
+            close_code::NORMAL
+        });
+        let peer_id = peer.bind().handle().id();
+        if let Some(server) = &self.server {
+            server.sender().close(peer_id, code, &reason.to_string());
+        }
+    }
+
+    /// Extra HTTP headers for the upgrade reply, each "Name: value". Takes effect at the next
+    /// `listen()`.
+    #[func]
+    pub fn set_extra_headers(&mut self, headers: PackedStringArray) {
+        let mut parsed = Vec::new();
+        for line in headers.as_slice() {
+            let line = line.to_string();
+            let Some((name, value)) = line.split_once(':') else {
+                godot_error!("WebSocketServer.set_extra_headers(): \"{line}\" is not \"Name: value\"; headers unchanged.");
+                return;
+            };
+            let (name, value) = (name.trim(), value.trim());
+            if let Err(why) = websocket_server_core::handshake::validate_extra_header(name, value) {
+                godot_error!("WebSocketServer.set_extra_headers(): {why}; headers unchanged.");
+                return;
+            }
+            parsed.push((name.to_string(), value.to_string()));
+        }
+        self.extra_headers = parsed;
+    }
+
+    /// Per-peer limits: inbound KiB and messages waiting to be read by the script (also the
+    /// largest message accepted), outbound KiB and messages waiting to be sent. Only before
+    /// `listen()`; returns `FAILED` while listening, `ERR_INVALID_PARAMETER` for values < 1.
+    #[func]
+    pub fn set_buffers(
+        &mut self,
+        input_buffer_size_kb: i64,
+        input_max_packets: i64,
+        output_buffer_size_kb: i64,
+        output_max_packets: i64,
+    ) -> Error {
+        if self.server.is_some() {
+            godot_error!("WebSocketServer.set_buffers(): buffers can only be set before listen().");
+            return Error::FAILED;
+        }
+        let values = [
+            input_buffer_size_kb,
+            input_max_packets,
+            output_buffer_size_kb,
+            output_max_packets,
+        ];
+        if values.iter().any(|v| *v < 1 || *v > (1 << 30)) {
+            godot_error!("WebSocketServer.set_buffers(): every value must be between 1 and 2^30, got {values:?}.");
+            return Error::ERR_INVALID_PARAMETER;
+        }
+        self.limits = Limits {
+            inbound_bytes: input_buffer_size_kb as usize * 1024,
+            inbound_messages: input_max_packets as usize,
+            outbound_bytes: output_buffer_size_kb as usize * 1024,
+            outbound_messages: output_max_packets as usize,
+        };
+        Error::OK
+    }
+
+    #[func]
+    fn get_bind_ip(&self) -> GString {
+        self.bind_ip.clone()
+    }
+
+    #[func]
+    fn set_bind_ip(&mut self, value: GString) {
+        match BindAddress::parse(&value.to_string()) {
+            Some(bind) => {
+                self.bind = bind;
+                self.bind_ip = value;
+            }
+            None => godot_error!(
+                "WebSocketServer.bind_ip: \"{value}\" is not \"*\" or an IP address; keeping \"{}\".",
+                self.bind_ip
+            ),
+        }
+    }
+
+    #[func]
+    fn get_handshake_timeout(&self) -> f64 {
+        self.handshake_timeout
+    }
+
+    #[func]
+    fn set_handshake_timeout(&mut self, seconds: f64) {
+        if seconds.is_finite() && seconds > 0.0 && seconds <= 86_400.0 {
+            self.handshake_timeout = seconds;
+        } else {
+            godot_error!("WebSocketServer.handshake_timeout: {seconds} is not a number of seconds > 0; keeping {}.", self.handshake_timeout);
+        }
+    }
+}
+
+impl WebSocketServer {
+    fn find(&self, id: i64) -> Option<&Gd<WebSocketServerPeer>> {
+        PeerId::try_from(id).ok().and_then(|id| self.peers.get(&id))
+    }
+
+    fn drop_peer_now(&mut self, id: i32) {
+        let Some(peer) = self.peers.remove(&id) else {
+            godot_error!("WebSocketServer.disconnect_peer({id}, true): no such peer.");
+            return;
+        };
+        let mut peer = peer;
+        peer.bind_mut().mark_disconnected();
+        if let Some(server) = &self.server {
+            server.sender().drop_peer(peer.bind().handle());
+        }
+    }
+
+    /// Drains the core's events in order, making packets readable and emitting signals. Signal
+    /// handlers may call back into this object (even stop()): no borrow is held while emitting.
+    fn poll_events(&mut self) {
+        let Some(server) = &self.server else { return };
+        let mut events = std::mem::take(&mut self.events);
+        server.drain_events(&mut events);
+        let generation = self.generation;
+        for event in events.drain(..) {
+            if self.generation != generation {
+                break; // stop() or listen() ran inside a handler: the rest belongs to a dead server
+            }
+            self.handle_event(event);
+        }
+        if self.generation == generation && self.events.is_empty() {
+            self.events = events; // keep the allocation
+        }
+    }
+
+    fn handle_event(&mut self, event: Event) {
+        match event {
+            Event::Connected {
+                peer,
+                protocol,
+                request,
+            } => {
+                let Some(server) = &self.server else { return };
+                let id = peer.id();
+                let object =
+                    WebSocketServerPeer::create(peer, server.sender().clone(), &protocol, request);
+                self.peers.insert(id, object);
+                self.signals()
+                    .client_connected()
+                    .emit(id as i64, &GString::from(&protocol));
+            }
+            Event::Message { peer, data, text } => {
+                let Some(object) = self.peers.get_mut(&peer) else {
+                    return;
+                };
+                object.bind_mut().push_message(data, text);
+                self.signals().data_received().emit(peer as i64);
+            }
+            Event::CloseRequest { peer, code, reason } => {
+                if self.peers.contains_key(&peer) {
+                    self.signals().client_close_request().emit(
+                        peer as i64,
+                        code as i64,
+                        &GString::from(&reason),
+                    );
+                }
+            }
+            Event::Disconnected { peer, clean } => {
+                if !self.peers.contains_key(&peer) {
+                    return; // dropped with disconnect_peer(id, true): no signal, as documented
+                }
+                self.signals()
+                    .client_disconnected()
+                    .emit(peer as i64, clean);
+                if let Some(mut object) = self.peers.remove(&peer) {
+                    object.bind_mut().mark_disconnected();
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,44 @@
+#!/usr/bin/env bash
+# Runs the GDScript integration tests in a headless Godot 4, one process per test file.
+#   scripts/run-godot-tests.sh [name-filter]
+# A test passes only with exit code 0, a "PASS" line, no "SCRIPT ERROR", no gdext panic, and
+# within its time limit (TEST_TIMEOUT seconds, default 120).
+set -uo pipefail
+repo=$(cd "$(dirname "$0")/.." && pwd)
+filter=${1:-}
+godot=$("$repo/scripts/get-godot.sh") || exit 1
+project="$repo/godot-project"
+logs="$repo/target/godot-test-logs"
+mkdir -p "$logs"
+timeout_s=${TEST_TIMEOUT:-120}
+# The Godot 3 signature of disconnect_peer(id, code, reason) deliberately shadows MultiplayerPeer's.
+export GDRUST_SUPPRESSED_WARNINGS=shadowed_method
+
+passed=0; failed=0; failed_names=()
+for test in "$project"/tests/test_*.gd; do
+  name=$(basename "$test" .gd)
+  [[ -n "$filter" && "$name" != *"$filter"* ]] && continue
+  log="$logs/$name.log"
+  start=$(date +%s.%N)
+  timeout --kill-after=5 "$timeout_s" "$godot" --headless --path "$project" --script "res://tests/$name.gd" >"$log" 2>&1 </dev/null
+  rc=$?
+  secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
+  why=""
+  if (( rc == 124 || rc == 137 )); then why="timed out after ${timeout_s}s"
+  elif (( rc != 0 )); then why="exit code $rc"
+  elif ! grep -q '^PASS' "$log"; then why="no PASS line"
+  fi
+  grep -q 'SCRIPT ERROR' "$log" && why="${why:+$why; }SCRIPT ERROR in output"
+  grep -q 'ERROR: \[panic' "$log" && why="${why:+$why; }Rust panic in output"
+  grep -q 'ObjectDB instances leaked at exit' "$log" && why="${why:+$why; }objects leaked at exit"
+  if [[ -z "$why" ]]; then
+    passed=$((passed + 1))
+    echo "ok    $name (${secs}s) $(grep -m1 '^PASS' "$log")"
+  else
+    failed=$((failed + 1)); failed_names+=("$name")
+    echo "FAIL  $name (${secs}s): $why -- log: $log"
+    grep -E 'FAIL|ERROR|SCRIPT ERROR|panic' "$log" | head -20 | sed 's/^/      /'
+  fi
+done
+echo "godot: $passed passed, $failed failed"
+(( failed == 0 && passed > 0 ))
