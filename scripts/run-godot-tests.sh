@@ -19,10 +19,11 @@ for test in "$project"/tests/test_*.gd; do
   name=$(basename "$test" .gd)
   [[ -n "$filter" && "$name" != *"$filter"* ]] && continue
   log="$logs/$name.log"
-  start=$(date +%s.%N)
+  start=$(date +%s%N)
   timeout --kill-after=5 "$timeout_s" "$godot" --headless --path "$project" --script "res://tests/$name.gd" >"$log" 2>&1 </dev/null
   rc=$?
-  secs=$(printf '%.1f' "$(echo "$(date +%s.%N) - $start" | bc)")
+  ms=$(( ($(date +%s%N) - start) / 1000000 ))
+  secs="$((ms / 1000)).$(( (ms % 1000) / 100 ))"
   why=""
   if (( rc == 124 || rc == 137 )); then why="timed out after ${timeout_s}s"
   elif (( rc != 0 )); then why="exit code $rc"
