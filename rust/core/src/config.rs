@@ -31,7 +31,9 @@ impl BindAddress {
 /// Per-peer queue limits, the meaning of Godot 3's `set_buffers()`.
 ///
 /// Inbound limits bound what is waiting for the script to read; when one is reached the server
-/// stops reading that socket (TCP back-pressure) until the script catches up. Nothing is dropped.
+/// stops reading that socket (TCP back-pressure) until the script catches up. Nothing is dropped,
+/// except what a peer sends over the limits after the server started closing it (reading goes on
+/// then, so the peer's close answer is seen).
 /// Outbound limits bound what is waiting to be written to the socket; a send that would pass one
 /// is refused with [`crate::SendError::OutboundFull`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -262,7 +262,9 @@ impl Connection {
             out: &mut self.out,
         };
         let outcome = loop {
-            if session.read_paused {
+            // Once the server has sent its close, reading goes on past the limits so the peer's
+            // answer is seen (what arrives over the limits meanwhile is discarded, see deliver).
+            if session.read_paused && !session.closing_by_us {
                 return;
             }
             match session.ws.read(&mut io) {
@@ -370,7 +372,12 @@ impl Connection {
         };
         // Writes go to the queue, so this cannot block; a failure means the state already ended.
         let _ = session.ws.close(&mut io, Some(close));
+        let paused = session.read_paused;
         self.deadline = Some(cx.now + cx.config.close_timeout);
+        if paused {
+            // The socket was left unread: no readiness edge will come until it is read.
+            self.read_frames(cx);
+        }
     }
 
     /// The main thread caught up: read again.
@@ -506,6 +513,11 @@ enum Ending {
 
 impl Session {
     fn deliver(&mut self, data: Bytes, text: bool, events: &mut Vec<Event>) {
+        if self.read_paused {
+            // Only while the server closes a peer over its inbound limits: dropped, so memory
+            // stays bounded while waiting for the close answer.
+            return;
+        }
         if !self.peer.add_inbound(data.len()) {
             self.read_paused = true;
         }

@@ -42,7 +42,10 @@ fn bind_one(addr: SocketAddr, backlog: i32) -> io::Result<mio::net::TcpListener>
     if addr.is_ipv6() {
         socket.set_only_v6(matches!(addr.ip(), IpAddr::V6(ip) if !ip.is_unspecified()))?;
     }
-    // Lets a stopped server listen again at once although old connections sit in TIME_WAIT.
+    // Lets a stopped server listen again at once although old connections sit in TIME_WAIT. Not
+    // on Windows, where SO_REUSEADDR lets a second socket bind a port that is already listening
+    // (std and mio leave it off there too).
+    #[cfg(not(windows))]
     socket.set_reuse_address(true)?;
     socket.set_nonblocking(true)?;
     socket.bind(&addr.into())?;

@@ -204,14 +204,13 @@ impl Reactor {
                     frame,
                     payload_len,
                 } => {
-                    let send_to = |reactor: &mut Reactor, id: PeerId| match reactor.peers.get(&id) {
-                        Some(&token) => {
+                    let send_to = |reactor: &mut Reactor, id: PeerId| {
+                        if let Some(&token) = reactor.peers.get(&id) {
                             if let Some(conn) = reactor.connections.get_mut(&token) {
                                 conn.send_frame(frame.clone(), payload_len);
                                 reactor.touched.push(token);
                             }
                         }
-                        None => {}
                     };
                     match peers {
                         Targets::One(id) => send_to(self, id),
