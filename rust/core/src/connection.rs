@@ -61,7 +61,8 @@ enum State {
     Handshake { head: Vec<u8> },
     /// Upgraded: WebSocket frames flow.
     Open(Box<Session>),
-    /// Writing what is queued (a refusal, the last close frame), then closing the socket.
+    /// Writing what is queued (a refusal, the last close frame), then shutting our side and
+    /// waiting (bounded by the deadline) for the peer to close its side.
     Draining,
     /// Socket closed; the reactor removes the connection.
     Done,
@@ -95,6 +96,10 @@ pub(crate) struct Connection {
     out: VecDeque<OutChunk>,
     /// When the current phase (handshake, close handshake, draining) must be over.
     pub deadline: Option<Instant>,
+    /// Draining: our side of the TCP connection is shut (FIN sent).
+    write_shut: bool,
+    /// Draining: the peer's side has ended (EOF read).
+    peer_eof: bool,
 }
 
 /// The stream tungstenite sees: reads come from the socket, writes go to the write queue.
@@ -133,6 +138,8 @@ impl Connection {
             state: State::Handshake { head: Vec::new() },
             out: VecDeque::new(),
             deadline: Some(handshake_deadline),
+            write_shut: false,
+            peer_eof: false,
         }
     }
 
@@ -161,23 +168,30 @@ impl Connection {
             self.read_frames(cx);
         }
         if matches!(self.state, State::Draining) {
-            // Whatever the peer still sends is of no interest; EOF or an error ends the wait.
-            let mut sink = [0u8; 512];
-            loop {
-                match self.stream.read(&mut sink) {
-                    // At EOF the socket closes once the queue is written (see flush).
-                    Ok(0) if self.out.is_empty() => {
+            self.discard_input();
+        }
+    }
+
+    /// Draining: whatever the peer still sends is read and thrown away, so the kernel does not
+    /// answer it with a reset that would destroy our last frames before the peer reads them.
+    /// The peer's EOF (or an error) ends the connection once our queue is written.
+    fn discard_input(&mut self) {
+        let mut sink = [0u8; 4096];
+        loop {
+            match self.stream.read(&mut sink) {
+                Ok(0) => {
+                    self.peer_eof = true;
+                    if self.out.is_empty() {
                         self.close_socket();
-                        break;
                     }
-                    Ok(0) => break,
-                    Ok(_) => continue,
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                    Err(_) => {
-                        self.close_socket();
-                        break;
-                    }
+                    return;
+                }
+                Ok(_) => continue,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => {
+                    self.close_socket();
+                    return;
                 }
             }
         }
@@ -368,7 +382,7 @@ impl Connection {
         };
         let close = CloseFrame {
             code: code.into(),
-            reason: reason.into(),
+            reason: frame::fit_close_reason(reason).into(),
         };
         // Writes go to the queue, so this cannot block; a failure means the state already ended.
         let _ = session.ws.close(&mut io, Some(close));
@@ -425,7 +439,14 @@ impl Connection {
         match self.write_queued() {
             Ok(()) => {
                 if self.out.is_empty() && matches!(self.state, State::Draining) {
-                    self.close_socket();
+                    if self.peer_eof {
+                        self.close_socket();
+                    } else if !self.write_shut {
+                        // FIN after our last byte; the socket closes at the peer's EOF or the
+                        // deadline (see discard_input).
+                        self.write_shut = true;
+                        let _ = self.stream.shutdown(Shutdown::Write);
+                    }
                 }
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}

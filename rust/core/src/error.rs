@@ -49,7 +49,7 @@ pub enum SendError {
 impl fmt::Display for SendError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            SendError::NotConnected => write!(f, "peer is not connected"),
+            SendError::NotConnected => write!(f, "peer is not connected (or is closing)"),
             SendError::OutboundFull {
                 queued_bytes,
                 queued_messages,

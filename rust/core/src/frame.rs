@@ -30,14 +30,19 @@ pub fn encode_data_frame(payload: &[u8], text: bool) -> Bytes {
     out.freeze()
 }
 
-/// Encodes a close frame with `code` and `reason` (the reason is cut to fit the 125-byte control
-/// frame limit, on a character boundary).
-pub fn encode_close_frame(code: u16, reason: &str) -> Bytes {
+/// Cuts a close reason to the 123 bytes a close frame can carry (control frames hold at most 125
+/// bytes, 2 of them the code), on a character boundary.
+pub fn fit_close_reason(reason: &str) -> &str {
     let mut cut = reason.len().min(123);
     while !reason.is_char_boundary(cut) {
         cut -= 1;
     }
-    let reason = &reason.as_bytes()[..cut];
+    &reason[..cut]
+}
+
+/// Encodes a close frame with `code` and `reason` (cut with [`fit_close_reason`]).
+pub fn encode_close_frame(code: u16, reason: &str) -> Bytes {
+    let reason = fit_close_reason(reason).as_bytes();
     let mut out = BytesMut::with_capacity(4 + reason.len());
     out.put_u8(FIN | OPCODE_CLOSE);
     out.put_u8((2 + reason.len()) as u8);

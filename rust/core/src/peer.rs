@@ -27,6 +27,8 @@ pub struct PeerShared {
     read_paused: AtomicBool,
     /// Cleared when the connection ends; sends are refused from then on.
     open: AtomicBool,
+    /// Set when the main thread asks for a close; sends are refused from then on.
+    closing: AtomicBool,
 }
 
 /// A shared handle to one peer's counters.
@@ -44,6 +46,7 @@ impl PeerShared {
             outbound_messages: AtomicUsize::new(0),
             read_paused: AtomicBool::new(false),
             open: AtomicBool::new(true),
+            closing: AtomicBool::new(false),
         })
     }
 
@@ -65,6 +68,15 @@ impl PeerShared {
     /// Whether the connection is still open for sending.
     pub fn is_open(&self) -> bool {
         self.open.load(Ordering::Acquire)
+    }
+
+    /// Whether messages can still be queued: open, and no close requested.
+    pub fn accepts_sends(&self) -> bool {
+        self.is_open() && !self.closing.load(Ordering::Acquire)
+    }
+
+    pub(crate) fn mark_closing(&self) {
+        self.closing.store(true, Ordering::Release);
     }
 
     pub(crate) fn mark_closed(&self) {

@@ -40,6 +40,9 @@ impl std::fmt::Debug for Sender {
 
 impl Sender {
     fn push(&self, command: Command) {
+        if self.shared.stop_requested.load(Ordering::Acquire) {
+            return; // nobody would ever take it
+        }
         let mut commands = self.shared.commands.lock();
         let was_empty = commands.is_empty();
         commands.push(command);
@@ -61,7 +64,7 @@ impl Sender {
     /// Queues one message for one peer.
     pub fn send(&self, peer: &PeerShared, payload: &[u8], text: bool) -> Result<(), SendError> {
         self.check_running()?;
-        if !peer.is_open() {
+        if !peer.accepts_sends() {
             return Err(SendError::NotConnected);
         }
         peer.reserve_outbound(payload.len())
@@ -89,7 +92,7 @@ impl Sender {
         let mut ids = Vec::new();
         let mut refused = Vec::new();
         for peer in peers {
-            if !peer.is_open() {
+            if !peer.accepts_sends() {
                 refused.push((peer.id(), SendError::NotConnected));
                 continue;
             }
@@ -114,10 +117,12 @@ impl Sender {
         Ok(refused)
     }
 
-    /// Starts a clean close of one peer; its `Disconnected` event follows.
-    pub fn close(&self, peer: PeerId, code: u16, reason: &str) {
+    /// Starts a clean close of one peer; its `Disconnected` event follows. Sends to it are
+    /// refused from now on.
+    pub fn close(&self, peer: &PeerShared, code: u16, reason: &str) {
+        peer.mark_closing();
         self.push(Command::Close {
-            peer,
+            peer: peer.id(),
             code,
             reason: reason.to_string(),
         });

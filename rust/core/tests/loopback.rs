@@ -351,7 +351,7 @@ fn server_close_4001_kick_reaches_the_client_and_ends_clean_without_close_reques
     let mut h = Harness::start(local_config());
     let mut client = connect(h.addr());
     let peer = h.wait_connected().peer;
-    h.sender().close(peer.id(), 4001, "kick");
+    h.sender().close(&peer, 4001, "kick");
     assert_eq!(recv_close(&mut client), (4001, "kick".to_string()));
     // The client's next read sends its answer and sees the server end the TCP connection.
     match client.read() {
@@ -444,9 +444,10 @@ fn server_close_unanswered_by_client_ends_unclean_after_close_timeout() {
         ..local_config()
     });
     let mut raw = raw_upgrade(h.addr());
-    let id = h.wait_connected().peer.id();
+    let peer = h.wait_connected().peer.clone();
+    let id = peer.id();
     let start = Instant::now();
-    h.sender().close(id, 4002, "go");
+    h.sender().close(&peer, 4002, "go");
     assert!(!h.wait_disconnected(id), "an unanswered close is unclean");
     let elapsed = start.elapsed();
     assert!(
@@ -933,7 +934,7 @@ fn server_close_of_a_peer_paused_by_inbound_limits_ends_clean_without_waiting_fo
         h.wait_message(peer.id());
         h.wait_message(peer.id());
         let start = Instant::now();
-        h.sender().close(peer.id(), 4001, "kick");
+        h.sender().close(&peer, 4001, "kick");
         assert!(
             h.wait_disconnected(peer.id()),
             "the client answered the close: clean"
@@ -1023,4 +1024,55 @@ fn message_larger_than_the_outbound_byte_budget_is_accepted_when_the_queue_is_em
         Message::Binary(b) => assert!(b[..] == big[..]),
         other => panic!("expected the big message, got {}", describe(&other)),
     }
+}
+
+#[test]
+fn server_close_with_an_overlong_reason_sends_it_cut_to_123_bytes_and_ends_clean() {
+    let _watchdog = watchdog();
+    let mut h = Harness::start(local_config());
+    let mut client = connect(h.addr());
+    let peer = h.wait_connected().peer.clone();
+    let reason = "é".repeat(100); // 200 bytes: over the 123 a close frame can hold
+    h.sender().close(&peer, 4003, &reason);
+    let (code, got) = recv_close(&mut client);
+    assert_eq!(code, 4003);
+    assert_eq!(
+        got,
+        "é".repeat(61),
+        "cut on a character boundary to 122 bytes"
+    );
+    let _ = client.flush();
+    assert!(
+        h.wait_disconnected(peer.id()),
+        "the closing handshake completed"
+    );
+}
+
+#[test]
+fn oversized_message_close_frame_reaches_a_client_that_is_still_sending() {
+    let _watchdog = watchdog();
+    let mut h = Harness::start(ServerConfig {
+        limits: Limits {
+            inbound_bytes: 1024,
+            ..Limits::DEFAULT
+        },
+        ..local_config()
+    });
+    let mut raw = raw_upgrade(h.addr());
+    let id = h.wait_connected().peer.id();
+    // Announce a 16 MiB frame and keep sending its payload after the server has refused it (more
+    // than the kernel buffers hold): the server must keep reading, not reset the connection, so
+    // the client's writes succeed and it can then read the 1009 close frame.
+    let payload = vec![7u8; 16 << 20];
+    let frame = masked_frame(0x2, &payload);
+    for (i, chunk) in frame.chunks(64 * 1024).enumerate() {
+        if let Err(e) = raw.write_all(chunk) {
+            panic!("write {i} failed after the server refused the message: {e} (the server reset the connection)");
+        }
+    }
+    assert_eq!(read_close_code(&mut raw), 1009);
+    assert!(
+        !h.wait_disconnected(id),
+        "a refused message ends the connection unclean"
+    );
 }

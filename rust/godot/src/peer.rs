@@ -160,11 +160,11 @@ impl WebSocketServerPeer {
         match errors::close_code(code) {
             Some(code) => self
                 .sender
-                .close(self.handle.id(), code, &reason.to_string()),
+                .close(&self.handle, code, &reason.to_string()),
             None => {
                 godot_error!("WebSocketServerPeer.close(): invalid close code {code}; using 1000.");
                 self.sender
-                    .close(self.handle.id(), close_code::NORMAL, &reason.to_string())
+                    .close(&self.handle, close_code::NORMAL, &reason.to_string())
             }
         }
     }

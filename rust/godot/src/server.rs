@@ -345,9 +345,9 @@ impl WebSocketServer {
             );
             close_code::NORMAL
         });
-        let peer_id = peer.bind().handle().id();
+        let handle = peer.bind().handle().clone();
         if let Some(server) = &self.server {
-            server.sender().close(peer_id, code, &reason.to_string());
+            server.sender().close(&handle, code, &reason.to_string());
         }
     }
 

@@ -376,9 +376,19 @@ pub fn raw_upgrade(addr: SocketAddr) -> TcpStream {
 
 /// A single final frame, masked as a client must.
 pub fn masked_frame(opcode: u8, payload: &[u8]) -> Vec<u8> {
-    assert!(payload.len() < 126, "small frames only");
     let mask = [0x37u8, 0xfa, 0x21, 0x3d];
-    let mut out = vec![0x80 | opcode, 0x80 | payload.len() as u8];
+    let mut out = vec![0x80 | opcode];
+    match payload.len() {
+        len if len < 126 => out.push(0x80 | len as u8),
+        len if len <= u16::MAX as usize => {
+            out.push(0x80 | 126);
+            out.extend_from_slice(&(len as u16).to_be_bytes());
+        }
+        len => {
+            out.push(0x80 | 127);
+            out.extend_from_slice(&(len as u64).to_be_bytes());
+        }
+    }
     out.extend_from_slice(&mask);
     out.extend(payload.iter().enumerate().map(|(i, b)| b ^ mask[i % 4]));
     out
