@@ -342,6 +342,8 @@ func test_extra_headers() -> void:
 	refusing.set_extra_headers(PackedStringArray(["Bad Header Line"]))  # push_error expected
 	refusing.set_extra_headers(PackedStringArray(["X-Ok: 1", "X-Evil: a\r\nX-Injected: b"]))  # push_error expected
 	refusing.set_extra_headers(PackedStringArray(["Bad Name: 1"]))  # push_error expected
+	refusing.set_extra_headers(PackedStringArray(["Connection: close"]))  # push_error expected: the upgrade's own
+	refusing.set_extra_headers(PackedStringArray(["sec-websocket-accept: x"]))  # push_error expected
 	if not check_eq(refusing.listen(0), OK, "(f) listen() after refused extra headers"):
 		return
 	track(refusing)
@@ -351,6 +353,10 @@ func test_extra_headers() -> void:
 	check(not reply2.contains("X-Injected"), "(f) a header value with CRLF is refused (no injected header): %s" % reply2.c_escape())
 	check(not reply2.contains("X-Ok"), "(f) a refused list is refused as a whole: %s" % reply2.c_escape())
 	check(reply2.contains("\r\nX-Game: demo\r\n"), "(f) refused set_extra_headers() calls keep the previous headers: %s" % reply2.c_escape())
+	check(not reply2.contains("Connection: close"), "(f) a header the upgrade sets itself is refused: %s" % reply2.c_escape())
+	check_eq(reply2.count("Sec-WebSocket-Accept"), 1, "(f) one Sec-WebSocket-Accept only")
+	var pair2 := await connect_identified(refusing, "ws://127.0.0.1:%d" % refusing.get_local_port(), "(f) client after refused headers")
+	stop_polling(pair2[0])
 
 
 ## (g) MultiplayerPeer view of a raw-mode server.

@@ -234,6 +234,19 @@ pub fn validate_extra_header(name: &str, value: &str) -> Result<(), String> {
     if !name_ok {
         return Err(format!("invalid header name {name:?}"));
     }
+    // These are the upgrade's own: a second copy makes clients (Godot's among them) refuse it.
+    const RESERVED: [&str; 7] = [
+        "Upgrade",
+        "Connection",
+        "Sec-WebSocket-Accept",
+        "Sec-WebSocket-Protocol",
+        "Sec-WebSocket-Version",
+        "Sec-WebSocket-Extensions",
+        "Content-Length",
+    ];
+    if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {
+        return Err(format!("header {name:?} is set by the WebSocket upgrade itself"));
+    }
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
         return Err(format!("header {name:?} has a line break in its value"));
     }
@@ -377,5 +390,7 @@ mod tests {
         assert!(validate_extra_header("X-Ok", "fine").is_ok());
         assert!(validate_extra_header("X-Bad", "a\r\nSet-Cookie: x").is_err());
         assert!(validate_extra_header("Bad Name", "v").is_err());
+        assert!(validate_extra_header("connection", "close").is_err());
+        assert!(validate_extra_header("Sec-WebSocket-Accept", "x").is_err());
     }
 }
