@@ -64,10 +64,6 @@ impl WebSocketServerPeer {
         self.connected = false;
     }
 
-    pub(crate) fn handle(&self) -> &PeerHandle {
-        &self.handle
-    }
-
     fn send(&mut self, payload: &[u8]) -> Error {
         if !self.connected {
             godot_error!(
