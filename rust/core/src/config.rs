@@ -90,6 +90,10 @@ pub struct ServerConfig {
     pub no_delay: bool,
     /// Pending-connection queue of the listening socket; large, so bursts of connects are not lost.
     pub backlog: i32,
+    /// Right after the 101 reply, send the peer its id as one 4-byte little-endian binary
+    /// message: the handshake of Godot 4's `WebSocketMultiplayerPeer` clients, which stay
+    /// CONNECTING until they get it.
+    pub announce_peer_id: bool,
 }
 
 impl Default for ServerConfig {
@@ -104,6 +108,7 @@ impl Default for ServerConfig {
             limits: Limits::DEFAULT,
             no_delay: true,
             backlog: 1024,
+            announce_peer_id: false,
         }
     }
 }

@@ -54,6 +54,8 @@ pub(crate) struct Context<'a> {
     /// Picks a fresh peer id (unique among live peers).
     pub allocate_id: &'a mut dyn FnMut() -> PeerId,
     pub now: Instant,
+    /// New upgrades are answered with 503 (MultiplayerPeer's refuse_new_connections).
+    pub refuse_new: bool,
 }
 
 enum State {
@@ -237,6 +239,12 @@ impl Connection {
                 self.push_raw(Bytes::from(reply));
                 self.state = State::Draining;
             }
+            Verdict::Accept { .. } if cx.refuse_new => {
+                self.push_raw(Bytes::from_static(
+                    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+                ));
+                self.state = State::Draining;
+            }
             Verdict::Accept {
                 reply,
                 protocol,
@@ -251,6 +259,9 @@ impl Connection {
                 let ws =
                     WebSocketContext::from_partially_read(leftover, Role::Server, Some(ws_config));
                 let peer = PeerShared::new((cx.allocate_id)(), self.addr, limits);
+                if cx.config.announce_peer_id {
+                    self.push_raw(frame::encode_data_frame(&peer.id().to_le_bytes(), false));
+                }
                 cx.events.push(Event::Connected {
                     peer: peer.clone(),
                     protocol,

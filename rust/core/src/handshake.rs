@@ -245,7 +245,9 @@ pub fn validate_extra_header(name: &str, value: &str) -> Result<(), String> {
         "Content-Length",
     ];
     if RESERVED.iter().any(|r| r.eq_ignore_ascii_case(name)) {
-        return Err(format!("header {name:?} is set by the WebSocket upgrade itself"));
+        return Err(format!(
+            "header {name:?} is set by the WebSocket upgrade itself"
+        ));
     }
     if value.bytes().any(|b| b == b'\r' || b == b'\n' || b == 0) {
         return Err(format!("header {name:?} has a line break in its value"));

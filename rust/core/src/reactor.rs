@@ -163,6 +163,7 @@ impl Reactor {
             events: &mut self.events,
             allocate_id: &mut allocate_id,
             now,
+            refuse_new: self.shared.refuse_new.load(Ordering::Acquire),
         };
         let result = panic::catch_unwind(AssertUnwindSafe(|| f(conn, &mut cx)));
         if result.is_err() {

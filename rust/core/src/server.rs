@@ -23,6 +23,7 @@ pub(crate) struct Shared {
     pub events: Mutex<Vec<Event>>,
     pub commands: Mutex<Vec<Command>>,
     pub stop_requested: AtomicBool,
+    pub refuse_new: AtomicBool,
 }
 
 /// Sends commands to the reactor. Cheap to clone; every per-peer object may hold one.
@@ -189,6 +190,7 @@ impl Server {
             events: Mutex::new(Vec::new()),
             commands: Mutex::new(Vec::new()),
             stop_requested: AtomicBool::new(false),
+            refuse_new: AtomicBool::new(false),
         });
         let reactor =
             Reactor::new(poll, listener, config, shared.clone()).map_err(StartError::Io)?;
@@ -237,6 +239,20 @@ impl Server {
         let _ = thread.join();
         self.sender.shared.events.lock().clear();
         self.sender.shared.commands.lock().clear();
+    }
+
+    /// Refuses (`true`) or admits new connections: while refusing, upgrades are answered with
+    /// HTTP 503; connected peers are not affected.
+    pub fn set_refuse_new_connections(&self, refuse: bool) {
+        self.sender
+            .shared
+            .refuse_new
+            .store(refuse, Ordering::Release);
+    }
+
+    /// Whether new connections are refused.
+    pub fn is_refusing_new_connections(&self) -> bool {
+        self.sender.shared.refuse_new.load(Ordering::Acquire)
     }
 
     /// Whether the reactor thread is still running (false after stop, or if it died).

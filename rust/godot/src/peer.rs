@@ -64,10 +64,6 @@ impl WebSocketServerPeer {
         self.connected = false;
     }
 
-    pub(crate) fn handle(&self) -> &PeerHandle {
-        &self.handle
-    }
-
     fn send(&mut self, payload: &[u8]) -> Error {
         if !self.connected {
             godot_error!(
@@ -158,9 +154,7 @@ impl WebSocketServerPeer {
             return;
         }
         match errors::close_code(code) {
-            Some(code) => self
-                .sender
-                .close(&self.handle, code, &reason.to_string()),
+            Some(code) => self.sender.close(&self.handle, code, &reason.to_string()),
             None => {
                 godot_error!("WebSocketServerPeer.close(): invalid close code {code}; using 1000.");
                 self.sender

@@ -3,7 +3,7 @@
 //! This file holds no sockets: `listen()` starts the core's network thread, `poll()` drains its
 //! events, makes messages readable and emits the signals, all on the main thread.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
 use godot::classes::multiplayer_peer::{ConnectionStatus, TransferMode};
@@ -11,8 +11,11 @@ use godot::classes::{
     CryptoKey, IMultiplayerPeerExtension, MultiplayerPeerExtension, X509Certificate,
 };
 use godot::global::Error;
+use godot::meta::conv::RawPtr;
 use godot::prelude::*;
-use websocket_server_core::{close_code, BindAddress, Event, Limits, PeerId, Server, ServerConfig};
+use websocket_server_core::{
+    close_code, BindAddress, Bytes, Event, Limits, PeerHandle, PeerId, Server, ServerConfig,
+};
 
 use crate::errors;
 use crate::peer::WebSocketServerPeer;
@@ -26,6 +29,12 @@ use crate::peer::WebSocketServerPeer;
 ///
 /// Raw mode (the default): each client is a [WebSocketServerPeer] from `get_peer(id)`, with
 /// `client_connected`, `data_received`, `client_close_request` and `client_disconnected`.
+///
+/// Multiplayer mode (`listen(port, [], true)`): the server is a complete `MultiplayerPeer` (id 1)
+/// that stock Godot 4 clients join with `WebSocketMultiplayerPeer.create_client()`. Assign it to
+/// `multiplayer.multiplayer_peer` after `listen()` and use `@rpc`, MultiplayerSpawner and
+/// MultiplayerSynchronizer. `peer_connected`/`peer_disconnected` and `peer_packet` replace the raw
+/// mode signals (`client_close_request` is still emitted).
 ///
 /// Per-peer limits (see `set_buffers()`): by default 1024 KiB and 4096 messages each way; a
 /// single message may be as large as the inbound limit. When a client sends faster than the
@@ -62,7 +71,13 @@ pub struct WebSocketServer {
     limits: Limits,
     extra_headers: Vec<(String, String)>,
     server: Option<Server>,
-    peers: HashMap<PeerId, Gd<WebSocketServerPeer>>,
+    peers: HashMap<PeerId, PeerEntry>,
+    /// Multiplayer mode: packets of every peer, in arrival order, for SceneMultiplayer.
+    multiplayer: bool,
+    mp_inbox: VecDeque<(PeerHandle, Bytes)>,
+    /// The packet last handed out by get_packet; it must stay alive until the next one.
+    current_packet: Bytes,
+    refuse_new_connections: bool,
     /// Reused between polls so a quiet poll allocates nothing.
     events: Vec<Event>,
     /// Bumped by stop()/listen(): a poll interrupted by one of them from a signal handler stops
@@ -88,6 +103,10 @@ impl IMultiplayerPeerExtension for WebSocketServer {
             extra_headers: Vec::new(),
             server: None,
             peers: HashMap::new(),
+            multiplayer: false,
+            mp_inbox: VecDeque::new(),
+            current_packet: Bytes::new(),
+            refuse_new_connections: false,
             events: Vec::new(),
             generation: 0,
             transfer_mode: TransferMode::RELIABLE,
@@ -101,23 +120,56 @@ impl IMultiplayerPeerExtension for WebSocketServer {
     }
 
     fn get_available_packet_count(&self) -> i32 {
-        0
+        self.mp_inbox.len().min(i32::MAX as usize) as i32
     }
 
     fn get_max_packet_size(&self) -> i32 {
         self.limits.max_message_size().min(i32::MAX as usize) as i32
     }
 
-    fn get_packet_script(&mut self) -> PackedByteArray {
-        godot_error!("WebSocketServer.get_packet(): in raw mode read packets from get_peer(id).get_packet().");
-        PackedByteArray::new()
+    unsafe fn get_packet_rawptr(
+        &mut self,
+        r_buffer: RawPtr<*mut RawPtr<*const u8>>,
+        r_buffer_size: RawPtr<*mut i32>,
+    ) -> Error {
+        // Must not panic: Godot reads the out-parameters whatever happens.
+        let Some((handle, data)) = self.mp_inbox.pop_front() else {
+            if !self.multiplayer {
+                godot_error!("WebSocketServer.get_packet(): in raw mode read packets from get_peer(id).get_packet().");
+            }
+            self.current_packet = Bytes::new();
+            // SAFETY: Godot passes valid out-parameter pointers.
+            unsafe {
+                *r_buffer.ptr() = RawPtr::null();
+                *r_buffer_size.ptr() = 0;
+            }
+            return Error::ERR_UNAVAILABLE;
+        };
+        if let Some(server) = &self.server {
+            server.sender().consume_inbound(&handle, data.len());
+        }
+        self.current_packet = data;
+        // SAFETY: `current_packet` lives in self until the next call, as PacketPeer requires.
+        unsafe {
+            *r_buffer.ptr() = RawPtr::new(self.current_packet.as_ptr());
+            *r_buffer_size.ptr() = self.current_packet.len() as i32;
+        }
+        Error::OK
     }
 
-    fn put_packet_script(&mut self, _buffer: PackedByteArray) -> Error {
-        godot_error!(
-            "WebSocketServer.put_packet(): in raw mode send with get_peer(id).put_packet()."
-        );
-        Error::ERR_UNCONFIGURED
+    unsafe fn put_packet_rawptr(
+        &mut self,
+        p_buffer: RawPtr<*const u8>,
+        p_buffer_size: i32,
+    ) -> Error {
+        let len = p_buffer_size.max(0) as usize;
+        let payload: &[u8] = if len == 0 || p_buffer.ptr().is_null() {
+            &[]
+        } else {
+            // SAFETY: Godot hands a buffer of `p_buffer_size` bytes, valid for this call.
+            unsafe { std::slice::from_raw_parts(p_buffer.ptr(), len) }
+        };
+        self.put_multiplayer_packet(payload)
     }
 
     fn get_packet_channel(&self) -> i32 {
@@ -150,7 +202,7 @@ impl IMultiplayerPeerExtension for WebSocketServer {
     }
 
     fn get_packet_peer(&self) -> i32 {
-        0
+        self.mp_inbox.front().map_or(0, |(handle, _)| handle.id())
     }
 
     fn is_server(&self) -> bool {
@@ -184,6 +236,17 @@ impl IMultiplayerPeerExtension for WebSocketServer {
     fn is_server_relay_supported(&self) -> bool {
         true
     }
+
+    fn set_refuse_new_connections(&mut self, enable: bool) {
+        self.refuse_new_connections = enable;
+        if let Some(server) = &self.server {
+            server.set_refuse_new_connections(enable);
+        }
+    }
+
+    fn is_refusing_new_connections(&self) -> bool {
+        self.refuse_new_connections
+    }
 }
 
 #[godot_api]
@@ -206,9 +269,14 @@ impl WebSocketServer {
     #[signal]
     fn data_received(id: i64);
 
+    /// Multiplayer mode: a packet from `peer_source` is ready (SceneMultiplayer reads it).
+    #[signal]
+    fn peer_packet(peer_source: i64);
+
     /// Starts listening on `port` (0 picks a free port: see `get_local_port()`). `protocols`
     /// lists the sub-protocols the server accepts: when not empty, a client must offer one of
-    /// them. Returns `ERR_ALREADY_IN_USE` when already listening or the port is taken.
+    /// them. `gd_mp_api = true` starts multiplayer mode (see the class description). Returns
+    /// `ERR_ALREADY_IN_USE` when already listening or the port is taken.
     #[func]
     pub fn listen(
         &mut self,
@@ -224,10 +292,6 @@ impl WebSocketServer {
             godot_error!("WebSocketServer.listen(): port {port} is out of range 0..65535.");
             return Error::ERR_INVALID_PARAMETER;
         };
-        if gd_mp_api {
-            godot_error!("WebSocketServer.listen(): multiplayer mode (gd_mp_api = true) is not available in this version.");
-            return Error::ERR_UNAVAILABLE;
-        }
         if self.private_key.is_some() || self.ssl_certificate.is_some() {
             godot_error!("WebSocketServer.listen(): wss:// (private_key/ssl_certificate) is not available in this version; clear both to serve ws://.");
             return Error::ERR_UNAVAILABLE;
@@ -239,11 +303,14 @@ impl WebSocketServer {
             extra_headers: self.extra_headers.clone(),
             handshake_timeout: Duration::from_secs_f64(self.handshake_timeout),
             limits: self.limits,
+            announce_peer_id: gd_mp_api,
             ..ServerConfig::default()
         };
         match Server::start(config) {
             Ok(server) => {
+                server.set_refuse_new_connections(self.refuse_new_connections);
                 self.server = Some(server);
+                self.multiplayer = gd_mp_api;
                 self.generation += 1;
                 Error::OK
             }
@@ -255,14 +322,16 @@ impl WebSocketServer {
     /// stops listening. No signals are emitted; the port can be listened on again.
     #[func]
     pub fn stop(&mut self) {
+        self.multiplayer = false;
         if let Some(mut server) = self.server.take() {
             server.stop();
         }
-        for peer in self.peers.values_mut() {
-            peer.bind_mut().mark_disconnected();
+        for entry in self.peers.values_mut() {
+            entry.object.bind_mut().mark_disconnected();
         }
         self.peers.clear();
         self.events.clear();
+        self.mp_inbox.clear();
         self.generation += 1;
     }
 
@@ -289,7 +358,7 @@ impl WebSocketServer {
     /// The connection object of client `id`, or null (with an error) when there is none.
     #[func]
     pub fn get_peer(&self, id: i64) -> Option<Gd<WebSocketServerPeer>> {
-        let peer = self.find(id).cloned();
+        let peer = self.find(id).map(|entry| entry.object.clone());
         if peer.is_none() {
             godot_error!("WebSocketServer.get_peer({id}): no such peer.");
         }
@@ -306,7 +375,7 @@ impl WebSocketServer {
     #[func]
     pub fn get_peer_address(&self, id: i64) -> GString {
         match self.find(id) {
-            Some(peer) => GString::from(&peer.bind().handle().addr().ip().to_string()),
+            Some(entry) => GString::from(&entry.handle.addr().ip().to_string()),
             None => {
                 godot_error!("WebSocketServer.get_peer_address({id}): no such peer.");
                 GString::new()
@@ -318,7 +387,7 @@ impl WebSocketServer {
     #[func]
     pub fn get_peer_port(&self, id: i64) -> i64 {
         match self.find(id) {
-            Some(peer) => peer.bind().handle().addr().port() as i64,
+            Some(entry) => entry.handle.addr().port() as i64,
             None => {
                 godot_error!("WebSocketServer.get_peer_port({id}): no such peer.");
                 0
@@ -345,9 +414,10 @@ impl WebSocketServer {
             );
             close_code::NORMAL
         });
-        let handle = peer.bind().handle().clone();
         if let Some(server) = &self.server {
-            server.sender().close(&handle, code, &reason.to_string());
+            server
+                .sender()
+                .close(&peer.handle, code, &reason.to_string());
         }
     }
 
@@ -440,20 +510,76 @@ impl WebSocketServer {
     }
 }
 
+/// A connected client: its script-facing object and its shared counters (reachable without
+/// binding the object, so multiplayer sends and lookups stay cheap).
+struct PeerEntry {
+    object: Gd<WebSocketServerPeer>,
+    handle: PeerHandle,
+}
+
 impl WebSocketServer {
-    fn find(&self, id: i64) -> Option<&Gd<WebSocketServerPeer>> {
+    fn find(&self, id: i64) -> Option<&PeerEntry> {
         PeerId::try_from(id).ok().and_then(|id| self.peers.get(&id))
     }
 
     fn drop_peer_now(&mut self, id: i32) {
-        let Some(peer) = self.peers.remove(&id) else {
+        let Some(mut entry) = self.peers.remove(&id) else {
             godot_error!("WebSocketServer.disconnect_peer({id}, true): no such peer.");
             return;
         };
-        let mut peer = peer;
-        peer.bind_mut().mark_disconnected();
+        entry.object.bind_mut().mark_disconnected();
+        self.mp_inbox.retain(|(handle, _)| handle.id() != id);
         if let Some(server) = &self.server {
-            server.sender().drop_peer(peer.bind().handle());
+            server.sender().drop_peer(&entry.handle);
+        }
+    }
+
+    /// Multiplayer put_packet: to the target peer (0 = all, n = peer n, -n = all but n), one
+    /// encoded frame shared by every recipient.
+    fn put_multiplayer_packet(&mut self, payload: &[u8]) -> Error {
+        if !self.multiplayer {
+            godot_error!(
+                "WebSocketServer.put_packet(): in raw mode send with get_peer(id).put_packet()."
+            );
+            return Error::ERR_UNCONFIGURED;
+        }
+        let Some(server) = &self.server else {
+            godot_error!("WebSocketServer.put_packet(): the server is not listening.");
+            return Error::ERR_UNCONFIGURED;
+        };
+        let target = self.target_peer;
+        if target > 0 {
+            let Some(entry) = self.peers.get(&target) else {
+                godot_error!(
+                    "WebSocketServer.put_packet(): target peer {target} is not connected."
+                );
+                return Error::ERR_INVALID_PARAMETER;
+            };
+            return match server.sender().send(&entry.handle, payload, false) {
+                Ok(()) => Error::OK,
+                Err(e) => errors::send_failed(target, &e),
+            };
+        }
+        let excluded = -target;
+        let recipients = self
+            .peers
+            .iter()
+            .filter(|(id, _)| **id != excluded)
+            .map(|(_, entry)| &*entry.handle);
+        match server.sender().broadcast(recipients, payload, false) {
+            Ok(refused) => match refused.first() {
+                None => Error::OK,
+                Some((id, e)) => {
+                    if refused.len() > 1 {
+                        godot_error!(
+                            "WebSocketServer.put_packet(): {} peers did not get the packet.",
+                            refused.len()
+                        );
+                    }
+                    errors::send_failed(*id, e)
+                }
+            },
+            Err(e) => errors::send_failed(0, &e),
         }
     }
 
@@ -464,14 +590,32 @@ impl WebSocketServer {
         let mut events = std::mem::take(&mut self.events);
         server.drain_events(&mut events);
         let generation = self.generation;
-        for event in events.drain(..) {
+        let mut pending = events.drain(..);
+        while let Some(event) = pending.next() {
             if self.generation != generation {
-                break; // stop() or listen() ran inside a handler: the rest belongs to a dead server
+                return; // stop() or listen() ran inside a handler: the rest belongs to a dead server
+            }
+            if self.must_wait(&event) {
+                // Left for the next poll, in order, ahead of newer events.
+                self.events = std::iter::once(event).chain(pending).collect();
+                return;
             }
             self.handle_event(event);
         }
-        if self.generation == generation && self.events.is_empty() {
-            self.events = events; // keep the allocation
+        drop(pending);
+        if self.generation == generation {
+            self.events = events; // empty; keeps its allocation for the next poll
+        }
+    }
+
+    /// Multiplayer mode: SceneMultiplayer forgets a peer on `peer_disconnected` and would drop
+    /// its packets still queued here; the disconnect waits until they have been read.
+    fn must_wait(&self, event: &Event) -> bool {
+        match event {
+            Event::Disconnected { peer, .. } if self.multiplayer => {
+                self.mp_inbox.iter().any(|(handle, _)| handle.id() == *peer)
+            }
+            _ => false,
         }
     }
 
@@ -484,19 +628,38 @@ impl WebSocketServer {
             } => {
                 let Some(server) = &self.server else { return };
                 let id = peer.id();
-                let object =
-                    WebSocketServerPeer::create(peer, server.sender().clone(), &protocol, request);
-                self.peers.insert(id, object);
-                self.signals()
-                    .client_connected()
-                    .emit(id as i64, &GString::from(&protocol));
+                let object = WebSocketServerPeer::create(
+                    peer.clone(),
+                    server.sender().clone(),
+                    &protocol,
+                    request,
+                );
+                self.peers.insert(
+                    id,
+                    PeerEntry {
+                        object,
+                        handle: peer,
+                    },
+                );
+                if self.multiplayer {
+                    self.signals().peer_connected().emit(id as i64);
+                } else {
+                    self.signals()
+                        .client_connected()
+                        .emit(id as i64, &GString::from(&protocol));
+                }
             }
             Event::Message { peer, data, text } => {
-                let Some(object) = self.peers.get_mut(&peer) else {
+                let Some(entry) = self.peers.get_mut(&peer) else {
                     return;
                 };
-                object.bind_mut().push_message(data, text);
-                self.signals().data_received().emit(peer as i64);
+                if self.multiplayer {
+                    self.mp_inbox.push_back((entry.handle.clone(), data));
+                    self.signals().peer_packet().emit(peer as i64);
+                } else {
+                    entry.object.bind_mut().push_message(data, text);
+                    self.signals().data_received().emit(peer as i64);
+                }
             }
             Event::CloseRequest { peer, code, reason } => {
                 if self.peers.contains_key(&peer) {
@@ -511,11 +674,15 @@ impl WebSocketServer {
                 if !self.peers.contains_key(&peer) {
                     return; // dropped with disconnect_peer(id, true): no signal, as documented
                 }
-                self.signals()
-                    .client_disconnected()
-                    .emit(peer as i64, clean);
-                if let Some(mut object) = self.peers.remove(&peer) {
-                    object.bind_mut().mark_disconnected();
+                if self.multiplayer {
+                    self.signals().peer_disconnected().emit(peer as i64);
+                } else {
+                    self.signals()
+                        .client_disconnected()
+                        .emit(peer as i64, clean);
+                }
+                if let Some(mut entry) = self.peers.remove(&peer) {
+                    entry.object.bind_mut().mark_disconnected();
                 }
             }
         }

@@ -1,0 +1,146 @@
+//! What a connection reads and writes through: a plain TCP socket, or a rustls session over one.
+//!
+//! Both are non-blocking. With TLS, a read may also have to write (handshake messages, alerts) and
+//! a write may stop short because rustls holds its bounded buffer of records the socket did not
+//! take yet; `flush_pending` writes those, and the writable event that follows a `WouldBlock`
+//! brings the connection back here.
+
+use std::io::{self, IoSlice, Read, Write};
+use std::net::Shutdown;
+use std::sync::Arc;
+
+use mio::net::TcpStream;
+
+/// A connection's byte stream.
+pub(crate) enum Transport {
+    Plain(TcpStream),
+    Tls(Box<TlsStream>),
+}
+
+pub(crate) struct TlsStream {
+    tcp: TcpStream,
+    session: rustls::ServerConnection,
+    /// The TCP stream ended; what rustls already decrypted may still be read.
+    tcp_eof: bool,
+}
+
+impl Transport {
+    pub fn new(tcp: TcpStream, tls: Option<&Arc<rustls::ServerConfig>>) -> io::Result<Transport> {
+        Ok(match tls {
+            None => Transport::Plain(tcp),
+            Some(config) => {
+                let session = rustls::ServerConnection::new(config.clone()).map_err(io::Error::other)?;
+                Transport::Tls(Box::new(TlsStream {
+                    tcp,
+                    session,
+                    tcp_eof: false,
+                }))
+            }
+        })
+    }
+
+    /// The socket, for registration and socket options.
+    pub fn tcp_mut(&mut self) -> &mut TcpStream {
+        match self {
+            Transport::Plain(tcp) => tcp,
+            Transport::Tls(tls) => &mut tls.tcp,
+        }
+    }
+
+    /// Writes as much of `bufs` as the socket (or rustls' bounded buffer) takes now.
+    pub fn write_vectored(&mut self, bufs: &[IoSlice]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(tcp) => tcp.write_vectored(bufs),
+            Transport::Tls(tls) => {
+                // Older records first; a socket that is still full stops us here.
+                tls.write_records()?;
+                let n = tls.session.writer().write_vectored(bufs)?;
+                match tls.write_records() {
+                    Ok(()) => {}
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                    Err(e) => return Err(e),
+                }
+                if n == 0 && bufs.iter().any(|b| !b.is_empty()) {
+                    // rustls' buffer is full of records the socket has not taken yet.
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                Ok(n)
+            }
+        }
+    }
+
+    /// Writes what the transport itself still holds (TLS records); `WouldBlock` if some remain.
+    pub fn flush_pending(&mut self) -> io::Result<()> {
+        match self {
+            Transport::Plain(_) => Ok(()),
+            Transport::Tls(tls) => tls.write_records(),
+        }
+    }
+
+    /// Ends our direction: TLS close_notify (best effort), then FIN.
+    pub fn shutdown_write(&mut self) {
+        if let Transport::Tls(tls) = self {
+            tls.session.send_close_notify();
+            let _ = tls.write_records();
+        }
+        let _ = self.tcp_mut().shutdown(Shutdown::Write);
+    }
+
+    /// Closes both directions at once.
+    pub fn shutdown(&mut self) {
+        let _ = self.tcp_mut().shutdown(Shutdown::Both);
+    }
+}
+
+impl Read for Transport {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Transport::Plain(tcp) => tcp.read(buf),
+            Transport::Tls(tls) => tls.read_plaintext(buf),
+        }
+    }
+}
+
+impl TlsStream {
+    fn read_plaintext(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        loop {
+            match self.session.reader().read(buf) {
+                Ok(n) => return Ok(n), // 0: the peer sent close_notify
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {
+                    if self.tcp_eof {
+                        return Err(io::ErrorKind::UnexpectedEof.into());
+                    }
+                }
+                Err(e) => return Err(e),
+            }
+            match self.session.read_tls(&mut self.tcp) {
+                Ok(0) => self.tcp_eof = true,
+                Ok(_) => {}
+                Err(e) => return Err(e), // WouldBlock included: nothing more to decrypt now
+            }
+            if let Err(e) = self.session.process_new_packets() {
+                // rustls queued an alert telling the peer why; send it if the socket takes it.
+                let _ = self.write_records();
+                return Err(io::Error::new(io::ErrorKind::InvalidData, e));
+            }
+            // Handshake replies are written as soon as rustls has them.
+            match self.write_records() {
+                Ok(()) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    fn write_records(&mut self) -> io::Result<()> {
+        while self.session.wants_write() {
+            match self.session.write_tls(&mut self.tcp) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    }
+}
