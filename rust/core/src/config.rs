@@ -3,6 +3,8 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::tls::TlsIdentity;
+
 /// Where the listening socket is bound.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum BindAddress {
@@ -94,6 +96,8 @@ pub struct ServerConfig {
     /// message: the handshake of Godot 4's `WebSocketMultiplayerPeer` clients, which stay
     /// CONNECTING until they get it.
     pub announce_peer_id: bool,
+    /// Serve wss:// with this identity (every connection must speak TLS); `None` for ws://.
+    pub tls: Option<TlsIdentity>,
 }
 
 impl Default for ServerConfig {
@@ -109,6 +113,7 @@ impl Default for ServerConfig {
             no_delay: true,
             backlog: 1024,
             announce_peer_id: false,
+            tls: None,
         }
     }
 }

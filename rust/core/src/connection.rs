@@ -10,7 +10,7 @@
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
-use std::net::{Shutdown, SocketAddr};
+use std::net::SocketAddr;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -24,6 +24,7 @@ use crate::events::Event;
 use crate::frame;
 use crate::handshake::{self, Parsed, Verdict};
 use crate::peer::{PeerHandle, PeerId, PeerShared};
+use crate::transport::Transport;
 
 /// Read buffer per connection; small so idle peers cost little, tungstenite grows it for large
 /// messages.
@@ -92,7 +93,7 @@ struct OutChunk {
 
 /// A client connection.
 pub(crate) struct Connection {
-    stream: TcpStream,
+    stream: Transport,
     addr: SocketAddr,
     state: State,
     out: VecDeque<OutChunk>,
@@ -106,7 +107,7 @@ pub(crate) struct Connection {
 
 /// The stream tungstenite sees: reads come from the socket, writes go to the write queue.
 struct QueueIo<'a> {
-    stream: &'a mut TcpStream,
+    stream: &'a mut Transport,
     out: &'a mut VecDeque<OutChunk>,
 }
 
@@ -133,7 +134,7 @@ impl Write for QueueIo<'_> {
 }
 
 impl Connection {
-    pub fn new(stream: TcpStream, addr: SocketAddr, handshake_deadline: Instant) -> Connection {
+    pub fn new(stream: Transport, addr: SocketAddr, handshake_deadline: Instant) -> Connection {
         Connection {
             stream,
             addr,
@@ -145,8 +146,9 @@ impl Connection {
         }
     }
 
-    pub fn stream_mut(&mut self) -> &mut TcpStream {
-        &mut self.stream
+    /// The socket, for the reactor's registration.
+    pub fn tcp_mut(&mut self) -> &mut TcpStream {
+        self.stream.tcp_mut()
     }
 
     /// The peer id once upgraded.
@@ -456,7 +458,7 @@ impl Connection {
                         // FIN after our last byte; the socket closes at the peer's EOF or the
                         // deadline (see discard_input).
                         self.write_shut = true;
-                        let _ = self.stream.shutdown(Shutdown::Write);
+                        self.stream.shutdown_write();
                     }
                 }
             }
@@ -486,7 +488,8 @@ impl Connection {
             };
             self.advance(n);
         }
-        Ok(())
+        // TLS: records rustls still holds.
+        self.stream.flush_pending()
     }
 
     fn advance(&mut self, mut n: usize) {
@@ -523,14 +526,14 @@ impl Connection {
     }
 
     fn close_socket(&mut self) {
-        let _ = self.stream.shutdown(Shutdown::Both);
+        self.stream.shutdown();
         self.out.clear();
         self.state = State::Done;
         self.deadline = None;
     }
 
     pub fn set_no_delay(&mut self, enabled: bool) {
-        let _ = self.stream.set_nodelay(enabled);
+        let _ = self.stream.tcp_mut().set_nodelay(enabled);
     }
 }
 

@@ -3,6 +3,8 @@
 use std::fmt;
 use std::io;
 
+use crate::tls::TlsError;
+
 /// Why [`crate::Server::start`] failed.
 #[derive(Debug)]
 pub enum StartError {
@@ -14,6 +16,8 @@ pub enum StartError {
     InvalidConfig(String),
     /// The event loop could not be created (out of file descriptors, for instance).
     Io(io::Error),
+    /// The TLS key or certificates cannot be used.
+    Tls(TlsError),
 }
 
 impl fmt::Display for StartError {
@@ -23,6 +27,7 @@ impl fmt::Display for StartError {
             StartError::Bind(e) => write!(f, "cannot bind ({e})"),
             StartError::InvalidConfig(what) => write!(f, "invalid configuration: {what}"),
             StartError::Io(e) => write!(f, "cannot start the network thread ({e})"),
+            StartError::Tls(e) => write!(f, "wss:// set-up: {e}"),
         }
     }
 }

@@ -17,6 +17,8 @@ mod listener;
 pub mod peer;
 mod reactor;
 mod server;
+pub mod tls;
+mod transport;
 
 pub use bytes::Bytes;
 pub use config::{BindAddress, Limits, ServerConfig};
@@ -25,3 +27,4 @@ pub use error::{SendError, StartError};
 pub use events::{Event, UpgradeRequest};
 pub use peer::{PeerHandle, PeerId, PeerShared};
 pub use server::{Sender, Server};
+pub use tls::{TlsError, TlsIdentity};

@@ -22,6 +22,7 @@ use crate::events::{Command, Event, Targets};
 use crate::listener;
 use crate::peer::PeerId;
 use crate::server::Shared;
+use crate::transport::Transport;
 
 pub(crate) const WAKER: Token = Token(0);
 const LISTENER: Token = Token(1);
@@ -31,6 +32,8 @@ pub(crate) struct Reactor {
     poll: Poll,
     listener: TcpListener,
     config: ServerConfig,
+    /// wss://: every accepted socket starts a rustls session with this.
+    tls: Option<Arc<rustls::ServerConfig>>,
     shared: Arc<Shared>,
     connections: HashMap<Token, Connection>,
     /// Live peer ids and their connections.
@@ -49,6 +52,7 @@ impl Reactor {
         poll: Poll,
         mut listener: TcpListener,
         config: ServerConfig,
+        tls: Option<Arc<rustls::ServerConfig>>,
         shared: Arc<Shared>,
     ) -> io::Result<Reactor> {
         poll.registry()
@@ -57,6 +61,7 @@ impl Reactor {
             poll,
             listener,
             config,
+            tls,
             shared,
             connections: HashMap::new(),
             peers: HashMap::new(),
@@ -119,10 +124,13 @@ impl Reactor {
                     {
                         continue;
                     }
+                    let Ok(transport) = Transport::new(stream, self.tls.as_ref()) else {
+                        continue;
+                    };
                     let deadline = now + self.config.handshake_timeout;
                     self.connections.insert(
                         token,
-                        Connection::new(stream, listener::normalize(addr), deadline),
+                        Connection::new(transport, listener::normalize(addr), deadline),
                     );
                     self.deadlines.push(Reverse((deadline, token)));
                 }
@@ -192,7 +200,7 @@ impl Reactor {
             if let Some(id) = conn.peer_id() {
                 self.peers.remove(&id);
             }
-            let _ = self.poll.registry().deregister(conn.stream_mut());
+            let _ = self.poll.registry().deregister(conn.tcp_mut());
         }
     }
 

@@ -17,6 +17,7 @@ use crate::handshake;
 use crate::listener;
 use crate::peer::{PeerId, PeerShared};
 use crate::reactor::{Reactor, WAKER};
+use crate::tls;
 
 /// The queues between the threads. Each side swaps a whole batch per lock, never one message.
 pub(crate) struct Shared {
@@ -182,6 +183,10 @@ impl Server {
                 "buffer limits must be greater than 0".into(),
             ));
         }
+        let tls = match &config.tls {
+            Some(identity) => Some(tls::server_config(identity).map_err(StartError::Tls)?),
+            None => None,
+        };
         let listener = listener::bind(config.bind, config.port, config.backlog)?;
         let local_addr = listener.local_addr().map_err(StartError::Io)?;
         let poll = Poll::new().map_err(StartError::Io)?;
@@ -193,7 +198,7 @@ impl Server {
             refuse_new: AtomicBool::new(false),
         });
         let reactor =
-            Reactor::new(poll, listener, config, shared.clone()).map_err(StartError::Io)?;
+            Reactor::new(poll, listener, config, tls, shared.clone()).map_err(StartError::Io)?;
         let thread = std::thread::Builder::new()
             .name("websocket-server".into())
             .spawn(move || reactor.run())

@@ -10,7 +10,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use rustls::crypto::ring;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer};
-use rustls::sign::CertifiedKey;
 
 /// The server's identity for wss://, as PEM text.
 #[derive(Clone, Default, PartialEq, Eq)]
@@ -65,25 +64,26 @@ impl std::error::Error for TlsError {}
 /// Builds the server configuration: TLS 1.2 and 1.3 with rustls' safe defaults, ALPN
 /// `http/1.1`, no client certificates.
 pub fn server_config(identity: &TlsIdentity) -> Result<Arc<rustls::ServerConfig>, TlsError> {
-    let mut chain = read_certificates(&identity.certificate_chain).map_err(TlsError::BadCertificate)?;
+    let mut chain =
+        read_certificates(&identity.certificate_chain).map_err(TlsError::BadCertificate)?;
     if chain.is_empty() {
         return Err(TlsError::NoCertificate);
     }
     chain.extend(read_certificates(&identity.extra_chain).map_err(TlsError::BadChain)?);
-    let key = PrivateKeyDer::from_pem_slice(identity.private_key.as_bytes()).map_err(|e| TlsError::BadKey(e.to_string()))?;
+    let key = PrivateKeyDer::from_pem_slice(identity.private_key.as_bytes())
+        .map_err(|e| TlsError::BadKey(e.to_string()))?;
 
     let provider = Arc::new(ring::default_provider());
-    let certified = CertifiedKey::from_der(chain, key, &provider).map_err(|e| match e {
-        rustls::Error::InconsistentKeys(_) => TlsError::KeyMismatch,
-        other => TlsError::BadKey(other.to_string()),
-    })?;
     let mut config = rustls::ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| TlsError::Rejected(e.to_string()))?
         .with_no_client_auth()
-        .with_cert_resolver(Arc::new(rustls::server::AlwaysResolvesServerRawPublicKeys::new(
-            Arc::new(certified),
-        )));
+        // Checks that the key belongs to the first certificate.
+        .with_single_cert(chain, key)
+        .map_err(|e| match e {
+            rustls::Error::InconsistentKeys(_) => TlsError::KeyMismatch,
+            other => TlsError::BadKey(other.to_string()),
+        })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Arc::new(config))
 }
@@ -105,11 +105,16 @@ pub fn identity_warnings(identity: &TlsIdentity, now: SystemTime) -> Vec<String>
         .into_iter()
         .chain(read_certificates(&identity.extra_chain).unwrap_or_default());
     for (index, cert) in all.enumerate() {
-        let which = if index == 0 { "the certificate".to_string() } else { format!("chain certificate {index}") };
+        let which = if index == 0 {
+            "the certificate".to_string()
+        } else {
+            format!("chain certificate {index}")
+        };
         match validity(&cert) {
-            Some((_, not_after)) if not_after < now => {
-                warnings.push(format!("{which} expired {} day(s) ago: clients will refuse it", days(now, not_after)))
-            }
+            Some((_, not_after)) if not_after < now => warnings.push(format!(
+                "{which} expired {} day(s) ago: clients will refuse it",
+                days(now, not_after)
+            )),
             Some((not_before, _)) if not_before > now => warnings.push(format!(
                 "{which} is not valid for another {} day(s): clients will refuse it",
                 days(not_before, now)
@@ -121,7 +126,11 @@ pub fn identity_warnings(identity: &TlsIdentity, now: SystemTime) -> Vec<String>
 }
 
 fn days(later: SystemTime, earlier: SystemTime) -> u64 {
-    later.duration_since(earlier).unwrap_or_default().as_secs().div_ceil(86_400)
+    later
+        .duration_since(earlier)
+        .unwrap_or_default()
+        .as_secs()
+        .div_ceil(86_400)
 }
 
 /// Reads notBefore/notAfter from a DER certificate (RFC 5280 §4.1): Certificate → tbsCertificate
@@ -247,7 +256,10 @@ mod tests {
             certificate_chain: "hello".into(),
             ..identity.clone()
         };
-        assert!(matches!(server_config(&no_cert), Err(TlsError::NoCertificate | TlsError::BadCertificate(_))));
+        assert!(matches!(
+            server_config(&no_cert),
+            Err(TlsError::NoCertificate | TlsError::BadCertificate(_))
+        ));
         let no_key = TlsIdentity {
             private_key: "hello".into(),
             ..identity

@@ -29,7 +29,8 @@ impl Transport {
         Ok(match tls {
             None => Transport::Plain(tcp),
             Some(config) => {
-                let session = rustls::ServerConnection::new(config.clone()).map_err(io::Error::other)?;
+                let session =
+                    rustls::ServerConnection::new(config.clone()).map_err(io::Error::other)?;
                 Transport::Tls(Box::new(TlsStream {
                     tcp,
                     session,

@@ -2,7 +2,7 @@
 
 use godot::global::Error;
 use godot::prelude::*;
-use websocket_server_core::{PeerId, SendError, StartError};
+use websocket_server_core::{PeerId, SendError, StartError, TlsError};
 
 /// Reports a failed send with `push_error` and returns the matching `Error`.
 pub fn send_failed(peer: PeerId, error: &SendError) -> Error {
@@ -32,6 +32,10 @@ pub fn start_failed(port: u16, bind_ip: &str, error: &StartError) -> Error {
         StartError::Bind(_) => Error::ERR_CANT_CREATE,
         StartError::InvalidConfig(_) => Error::ERR_INVALID_PARAMETER,
         StartError::Io(_) => Error::ERR_CANT_CREATE,
+        StartError::Tls(
+            TlsError::BadCertificate(_) | TlsError::BadChain(_) | TlsError::BadKey(_),
+        ) => Error::ERR_PARSE_ERROR,
+        StartError::Tls(_) => Error::ERR_INVALID_PARAMETER,
     }
 }
 

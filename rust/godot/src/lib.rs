@@ -6,6 +6,7 @@ use godot::prelude::*;
 mod errors;
 mod peer;
 mod server;
+mod tls;
 
 pub use peer::WebSocketServerPeer;
 pub use server::WebSocketServer;

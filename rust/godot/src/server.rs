@@ -19,6 +19,7 @@ use websocket_server_core::{
 
 use crate::errors;
 use crate::peer::WebSocketServerPeer;
+use crate::tls;
 
 /// A WebSocket server: the Godot 3 class, for Godot 4.
 ///
@@ -55,16 +56,19 @@ pub struct WebSocketServer {
     #[var(get = get_handshake_timeout, set = set_handshake_timeout)]
     handshake_timeout: f64,
 
-    /// Private key for wss:// (together with `ssl_certificate`).
-    #[var]
+    /// Private key for wss:// (together with `ssl_certificate`). Set before `listen()`; to
+    /// change it, `stop()` first (it is refused while listening).
+    #[var(get = get_private_key, set = set_private_key)]
     private_key: Option<Gd<CryptoKey>>,
 
-    /// Certificate for wss:// (together with `private_key`).
-    #[var]
+    /// Certificate for wss:// (together with `private_key`); may hold the whole chain, leaf
+    /// first. Set before `listen()`; refused while listening.
+    #[var(get = get_ssl_certificate, set = set_ssl_certificate)]
     ssl_certificate: Option<Gd<X509Certificate>>,
 
-    /// Extra CA certificates sent with `ssl_certificate` (the chain to a trusted root).
-    #[var]
+    /// More chain certificates sent after `ssl_certificate` (intermediates up to a trusted root).
+    /// Set before `listen()`; refused while listening.
+    #[var(get = get_ca_chain, set = set_ca_chain)]
     ca_chain: Option<Gd<X509Certificate>>,
 
     bind: BindAddress,
@@ -292,10 +296,14 @@ impl WebSocketServer {
             godot_error!("WebSocketServer.listen(): port {port} is out of range 0..65535.");
             return Error::ERR_INVALID_PARAMETER;
         };
-        if self.private_key.is_some() || self.ssl_certificate.is_some() {
-            godot_error!("WebSocketServer.listen(): wss:// (private_key/ssl_certificate) is not available in this version; clear both to serve ws://.");
-            return Error::ERR_UNAVAILABLE;
-        }
+        let tls = match tls::identity(
+            self.private_key.as_ref(),
+            self.ssl_certificate.as_ref(),
+            self.ca_chain.as_ref(),
+        ) {
+            Ok(tls) => tls,
+            Err(e) => return e,
+        };
         let config = ServerConfig {
             bind: self.bind,
             port,
@@ -304,6 +312,7 @@ impl WebSocketServer {
             handshake_timeout: Duration::from_secs_f64(self.handshake_timeout),
             limits: self.limits,
             announce_peer_id: gd_mp_api,
+            tls,
             ..ServerConfig::default()
         };
         match Server::start(config) {
@@ -496,6 +505,45 @@ impl WebSocketServer {
     }
 
     #[func]
+    fn get_private_key(&self) -> Option<Gd<CryptoKey>> {
+        self.private_key.clone()
+    }
+
+    #[func]
+    fn set_private_key(&mut self, value: Option<Gd<CryptoKey>>) {
+        if self.refuse_tls_change("private_key") {
+            return;
+        }
+        self.private_key = value;
+    }
+
+    #[func]
+    fn get_ssl_certificate(&self) -> Option<Gd<X509Certificate>> {
+        self.ssl_certificate.clone()
+    }
+
+    #[func]
+    fn set_ssl_certificate(&mut self, value: Option<Gd<X509Certificate>>) {
+        if self.refuse_tls_change("ssl_certificate") {
+            return;
+        }
+        self.ssl_certificate = value;
+    }
+
+    #[func]
+    fn get_ca_chain(&self) -> Option<Gd<X509Certificate>> {
+        self.ca_chain.clone()
+    }
+
+    #[func]
+    fn set_ca_chain(&mut self, value: Option<Gd<X509Certificate>>) {
+        if self.refuse_tls_change("ca_chain") {
+            return;
+        }
+        self.ca_chain = value;
+    }
+
+    #[func]
     fn get_handshake_timeout(&self) -> f64 {
         self.handshake_timeout
     }
@@ -518,6 +566,15 @@ struct PeerEntry {
 }
 
 impl WebSocketServer {
+    /// TLS settings are read once, by listen(): changing them while listening would not take
+    /// effect, so it is refused rather than silently ignored.
+    fn refuse_tls_change(&self, property: &str) -> bool {
+        if self.server.is_some() {
+            godot_error!("WebSocketServer.{property}: cannot change while listening; stop() first, then listen() again.");
+        }
+        self.server.is_some()
+    }
+
     fn find(&self, id: i64) -> Option<&PeerEntry> {
         PeerId::try_from(id).ok().and_then(|id| self.peers.get(&id))
     }
