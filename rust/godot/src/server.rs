@@ -14,7 +14,8 @@ use godot::global::Error;
 use godot::meta::conv::RawPtr;
 use godot::prelude::*;
 use websocket_server_core::{
-    close_code, BindAddress, Bytes, Event, Limits, PeerHandle, PeerId, Server, ServerConfig,
+    close_code, BindAddress, Bytes, Event, Limits, PeerHandle, PeerId, SendError, Server,
+    ServerConfig,
 };
 
 use crate::errors;
@@ -614,6 +615,8 @@ impl WebSocketServer {
             };
             return match server.sender().send(&entry.handle, payload, false) {
                 Ok(()) => Error::OK,
+                // Left already; its peer_disconnected comes from this poll or the next.
+                Err(SendError::NotConnected) if !entry.handle.is_open() => Error::OK,
                 Err(e) => errors::send_failed(target, &e),
             };
         }
@@ -624,18 +627,24 @@ impl WebSocketServer {
             .filter(|(id, _)| **id != excluded)
             .map(|(_, entry)| &*entry.handle);
         match server.sender().broadcast(recipients, payload, false) {
-            Ok(refused) => match refused.first() {
-                None => Error::OK,
-                Some((id, e)) => {
-                    if refused.len() > 1 {
-                        godot_error!(
-                            "WebSocketServer.put_packet(): {} peers did not get the packet.",
-                            refused.len()
-                        );
+            Ok(mut refused) => {
+                // A peer that has left but whose peer_disconnected is still to come is not an
+                // error: SceneMultiplayer tells the others about one departure while another
+                // departing peer is already gone.
+                refused.retain(|(_, e)| *e != SendError::NotConnected);
+                match refused.first() {
+                    None => Error::OK,
+                    Some((id, e)) => {
+                        if refused.len() > 1 {
+                            godot_error!(
+                                "WebSocketServer.put_packet(): {} peers did not get the packet.",
+                                refused.len()
+                            );
+                        }
+                        errors::send_failed(*id, e)
                     }
-                    errors::send_failed(*id, e)
                 }
-            },
+            }
             Err(e) => errors::send_failed(0, &e),
         }
     }
