@@ -82,6 +82,8 @@ pub fn server_config(identity: &TlsIdentity) -> Result<Arc<rustls::ServerConfig>
         .with_single_cert(chain, key)
         .map_err(|e| match e {
             rustls::Error::InconsistentKeys(_) => TlsError::KeyMismatch,
+            // The first certificate is parsed to compare its public key with the key's.
+            rustls::Error::InvalidCertificate(e) => TlsError::BadCertificate(e.to_string()),
             other => TlsError::BadKey(other.to_string()),
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
