@@ -14,3 +14,6 @@ scripts/build.sh
 
 echo "== GDScript integration tests in headless Godot 4"
 scripts/run-godot-tests.sh
+
+echo "== Third-party clients (Python websockets, openssl s_client) against the server in Godot"
+scripts/run-client-tests.sh

@@ -23,6 +23,7 @@ func run_tests() -> void:
 	await test_packets_become_visible_only_in_poll_once_each()
 	await test_outbound_buffered_amount_is_an_int()
 	await test_text_mode_refuses_invalid_utf8()
+	await test_send_and_send_text_deliver_empty_messages()
 
 
 ## (a) send_text -> was_string_packet true, put_packet -> false; the peer's write mode decides
@@ -263,6 +264,31 @@ func test_text_mode_refuses_invalid_utf8() -> void:
 	await wait_seconds(0.1)
 	check_eq(client.get_available_packet_count(), 0, "(g) nothing else reached the client")
 	check_eq(client.get_ready_state(), WebSocketPeer.STATE_OPEN, "(g) client still OPEN")
+	_teardown(ctx.server, [ctx.client])
+
+
+## (h) send()/send_text() (Godot 4 WebSocketPeer style) send what put_packet() cannot: an empty
+## message (Godot's PacketPeer.put_packet() skips 0-byte packets before reaching the extension).
+func test_send_and_send_text_deliver_empty_messages() -> void:
+	var ctx := await _server_and_client("(h)")
+	if ctx.is_empty():
+		return
+	var client: WebSocketPeer = ctx.client
+	var peer: WebSocketServerPeer = ctx.peer
+	check_eq(peer.send(PackedByteArray()), OK, "(h) send(empty) returns OK")
+	check_eq(peer.send_text(""), OK, "(h) send_text(\"\") returns OK")
+	check_eq(peer.send("hé".to_utf8_buffer(), WebSocketPeer.WRITE_MODE_TEXT), OK, "(h) send(bytes, WRITE_MODE_TEXT)")
+	check_eq(peer.send_text("ok"), OK, "(h) send_text(\"ok\")")
+	check_eq(peer.send(PackedByteArray([0xff]), WebSocketPeer.WRITE_MODE_TEXT), ERR_INVALID_DATA,
+		"(h) send(invalid UTF-8, WRITE_MODE_TEXT) is refused")  # push_error expected
+	var got: Array = []
+	await wait_until(func():
+		while client.get_available_packet_count() > 0:
+			var packet := client.get_packet()
+			got.append([packet.get_string_from_utf8(), packet.size(), client.was_string_packet()])
+		return got.size() >= 4, "(h) four messages at the client")
+	check_eq(got, [["", 0, false], ["", 0, true], ["hé", 3, true], ["ok", 2, true]],
+		"(h) empty binary, empty text, then two texts, in order")
 	_teardown(ctx.server, [ctx.client])
 
 

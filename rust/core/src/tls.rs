@@ -94,9 +94,17 @@ fn read_certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> 
     if pem.trim().is_empty() {
         return Ok(Vec::new());
     }
-    CertificateDer::pem_slice_iter(pem.as_bytes())
+    let certificates = CertificateDer::pem_slice_iter(pem.as_bytes())
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| e.to_string())
+        .map_err(|e| e.to_string())?;
+    // rustls parses only the leaf; a broken chain certificate would otherwise be sent to every
+    // client and fail each handshake. An X.509 certificate has a readable validity period.
+    for (index, certificate) in certificates.iter().enumerate() {
+        if validity(certificate).is_none() {
+            return Err(format!("certificate {} of {} is not an X.509 certificate", index + 1, certificates.len()));
+        }
+    }
+    Ok(certificates)
 }
 
 /// Problems worth a warning that do not stop the server: certificates expired or not yet valid.
@@ -267,6 +275,15 @@ mod tests {
             ..identity
         };
         assert!(matches!(server_config(&no_key), Err(TlsError::BadKey(_))));
+    }
+
+    #[test]
+    fn an_empty_or_broken_chain_certificate_is_a_bad_chain() {
+        let (mut identity, _) = identity_for(localhost());
+        identity.extra_chain = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n".into();
+        assert!(matches!(server_config(&identity), Err(TlsError::BadChain(_))));
+        identity.extra_chain = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into();
+        assert!(matches!(server_config(&identity), Err(TlsError::BadChain(_))));
     }
 
     #[test]

@@ -64,7 +64,12 @@ impl WebSocketServerPeer {
         self.connected = false;
     }
 
-    fn send(&mut self, payload: &[u8]) -> Error {
+    /// put_packet(): framed according to the write mode.
+    fn put(&mut self, payload: &[u8]) -> Error {
+        self.send_frame(payload, self.write_mode == WriteMode::TEXT)
+    }
+
+    fn send_frame(&mut self, payload: &[u8], text: bool) -> Error {
         if !self.connected {
             godot_error!(
                 "WebSocketServerPeer {}: cannot send, the peer has disconnected.",
@@ -72,10 +77,9 @@ impl WebSocketServerPeer {
             );
             return Error::ERR_UNCONFIGURED;
         }
-        let text = self.write_mode == WriteMode::TEXT;
         if text && std::str::from_utf8(payload).is_err() {
             godot_error!(
-                "WebSocketServerPeer {}: write mode is TEXT but the packet is not valid UTF-8; use WRITE_MODE_BINARY for binary data.",
+                "WebSocketServerPeer {}: a text message must be valid UTF-8; send binary data with WRITE_MODE_BINARY.",
                 self.handle.id()
             );
             return Error::ERR_INVALID_DATA;
@@ -141,12 +145,32 @@ impl IPacketPeerExtension for WebSocketServerPeer {
             // SAFETY: Godot hands a buffer of `p_buffer_size` bytes, valid for this call.
             unsafe { std::slice::from_raw_parts(p_buffer.ptr(), len) }
         };
-        self.send(payload)
+        self.put(payload)
     }
 }
 
 #[godot_api]
 impl WebSocketServerPeer {
+    /// Sends `message` as one binary (default) or text frame, like Godot 4's `WebSocketPeer.send()`.
+    /// Unlike `put_packet()`, an empty message is sent too (Godot's `PacketPeer.put_packet()`
+    /// skips 0-byte packets). Returns `ERR_OUT_OF_MEMORY` when the outbound queue is full.
+    #[func]
+    fn send(
+        &mut self,
+        message: PackedByteArray,
+        // An int (`WebSocketPeer.WRITE_MODE_*`): gdext cannot give an engine enum a default.
+        #[opt(default = 1)] write_mode: i64,
+    ) -> Error {
+        let text = write_mode == WriteMode::TEXT.ord() as i64;
+        self.send_frame(message.as_slice(), text)
+    }
+
+    /// Sends `message` as one text frame, like Godot 4's `WebSocketPeer.send_text()`.
+    #[func]
+    fn send_text(&mut self, message: GString) -> Error {
+        self.send_frame(message.to_string().as_bytes(), true)
+    }
+
     /// Starts a clean close with `code` and `reason`; the server's `client_disconnected` follows.
     #[func]
     fn close(&mut self, #[opt(default = 1000)] code: i64, #[opt(default = "")] reason: GString) {
