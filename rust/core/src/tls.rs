@@ -101,7 +101,11 @@ fn read_certificates(pem: &str) -> Result<Vec<CertificateDer<'static>>, String> 
     // client and fail each handshake. An X.509 certificate has a readable validity period.
     for (index, certificate) in certificates.iter().enumerate() {
         if validity(certificate).is_none() {
-            return Err(format!("certificate {} of {} is not an X.509 certificate", index + 1, certificates.len()));
+            return Err(format!(
+                "certificate {} of {} is not an X.509 certificate",
+                index + 1,
+                certificates.len()
+            ));
         }
     }
     Ok(certificates)
@@ -281,9 +285,16 @@ mod tests {
     fn an_empty_or_broken_chain_certificate_is_a_bad_chain() {
         let (mut identity, _) = identity_for(localhost());
         identity.extra_chain = "-----BEGIN CERTIFICATE-----\n-----END CERTIFICATE-----\n".into();
-        assert!(matches!(server_config(&identity), Err(TlsError::BadChain(_))));
-        identity.extra_chain = "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into();
-        assert!(matches!(server_config(&identity), Err(TlsError::BadChain(_))));
+        assert!(matches!(
+            server_config(&identity),
+            Err(TlsError::BadChain(_))
+        ));
+        identity.extra_chain =
+            "-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n".into();
+        assert!(matches!(
+            server_config(&identity),
+            Err(TlsError::BadChain(_))
+        ));
     }
 
     #[test]
