@@ -1,19 +1,32 @@
 #!/usr/bin/env bash
-# The whole test suite: Rust unit and loopback tests of the core, then the GDScript integration
-# tests in a headless Godot 4 (provisioned into .cache/ unless GDRUST_GODOT_BIN or a `godot` 4.x
-# on PATH is given).
-set -euo pipefail
+# The whole test suite: Rust unit and loopback tests of the core, the GDScript integration tests in
+# a headless Godot 4 (provisioned into .cache/ unless GDRUST_GODOT_BIN or a `godot` 4.x on PATH is
+# given), third-party clients against the server in Godot, and the Autobahn conformance suite.
+# Every stage runs even when an earlier one fails; the summary at the end says which failed.
+set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
-echo "== Rust tests (core against real clients on loopback)"
-cargo test --workspace
+failed=()
+stage() {
+  local name=$1
+  shift
+  echo
+  echo "== $name"
+  if ! "$@"; then
+    failed+=("$name")
+  fi
+}
 
-echo "== Building the extension"
-scripts/build.sh
+stage "Rust tests (core against real clients on loopback)" cargo test --workspace
+stage "Building the extension" scripts/build.sh
+stage "GDScript integration tests in headless Godot 4" scripts/run-godot-tests.sh
+stage "Third-party clients (Python websockets, openssl s_client) against the server in Godot" scripts/run-client-tests.sh
 
-echo "== GDScript integration tests in headless Godot 4"
-scripts/run-godot-tests.sh
-
-echo "== Third-party clients (Python websockets, openssl s_client) against the server in Godot"
-scripts/run-client-tests.sh
+echo
+total=4
+if (( ${#failed[@]} > 0 )); then
+  printf 'failed stage: %s\n' "${failed[@]}"
+fi
+echo "stages: $((total - ${#failed[@]})) passed, ${#failed[@]} failed"
+(( ${#failed[@]} == 0 ))
