@@ -8,9 +8,11 @@ repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
 
 failed=()
+stages=0
 stage() {
   local name=$1
   shift
+  stages=$((stages + 1))
   echo
   echo "== $name"
   if ! "$@"; then
@@ -24,9 +26,8 @@ stage "GDScript integration tests in headless Godot 4" scripts/run-godot-tests.s
 stage "Third-party clients (Python websockets, openssl s_client) against the server in Godot" scripts/run-client-tests.sh
 
 echo
-total=4
 if (( ${#failed[@]} > 0 )); then
   printf 'failed stage: %s\n' "${failed[@]}"
 fi
-echo "stages: $((total - ${#failed[@]})) passed, ${#failed[@]} failed"
+echo "stages: $((stages - ${#failed[@]})) passed, ${#failed[@]} failed"
 (( ${#failed[@]} == 0 ))
