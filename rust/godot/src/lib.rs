@@ -4,6 +4,7 @@
 use godot::prelude::*;
 
 mod errors;
+mod packet_buffer;
 mod peer;
 mod server;
 mod tls;

@@ -11,6 +11,7 @@ use godot::prelude::*;
 use websocket_server_core::{close_code, Bytes, PeerHandle, Sender, UpgradeRequest};
 
 use crate::errors;
+use crate::packet_buffer::{self, HandedPacket};
 
 /// One client connection of a [WebSocketServer], returned by `WebSocketServer.get_peer(id)`.
 ///
@@ -26,8 +27,7 @@ pub struct WebSocketServerPeer {
     sender: Sender,
     /// Messages made visible by the server's poll() and not yet read: (payload, was text).
     inbox: VecDeque<(Bytes, bool)>,
-    /// The packet last handed to Godot; it must stay alive until the next get_packet.
-    current: Bytes,
+    handed_packet: HandedPacket,
     last_was_string: bool,
     write_mode: WriteMode,
     connected: bool,
@@ -47,7 +47,7 @@ impl WebSocketServerPeer {
             handle,
             sender,
             inbox: VecDeque::new(),
-            current: Bytes::new(),
+            handed_packet: HandedPacket::default(),
             last_was_string: false,
             write_mode: WriteMode::BINARY,
             connected: true,
@@ -109,28 +109,13 @@ impl IPacketPeerExtension for WebSocketServerPeer {
         r_buffer: RawPtr<*mut RawPtr<*const u8>>,
         r_buffer_size: RawPtr<*mut i32>,
     ) -> Error {
-        // Must not panic: Godot reads the out-parameters whatever happens.
-        let (data, text) = match self.inbox.pop_front() {
-            Some(m) => m,
-            None => {
-                self.current = Bytes::new();
-                // SAFETY: Godot passes valid out-parameter pointers.
-                unsafe {
-                    *r_buffer.ptr() = RawPtr::null();
-                    *r_buffer_size.ptr() = 0;
-                }
-                return Error::ERR_UNAVAILABLE;
-            }
-        };
-        self.sender.consume_inbound(&self.handle, data.len());
-        self.last_was_string = text;
-        self.current = data;
-        // SAFETY: `current` lives in self until the next call, as PacketPeer requires.
-        unsafe {
-            *r_buffer.ptr() = RawPtr::new(self.current.as_ptr());
-            *r_buffer_size.ptr() = self.current.len() as i32;
-        }
-        Error::OK
+        let packet = self.inbox.pop_front().map(|(data, text)| {
+            self.sender.consume_inbound(&self.handle, data.len());
+            self.last_was_string = text;
+            data
+        });
+        // SAFETY: Godot's out-parameters, passed on unchanged.
+        unsafe { self.handed_packet.hand_out(packet, r_buffer, r_buffer_size) }
     }
 
     unsafe fn put_packet_rawptr(
@@ -138,13 +123,8 @@ impl IPacketPeerExtension for WebSocketServerPeer {
         p_buffer: RawPtr<*const u8>,
         p_buffer_size: i32,
     ) -> Error {
-        let len = p_buffer_size.max(0) as usize;
-        let payload: &[u8] = if len == 0 || p_buffer.ptr().is_null() {
-            &[]
-        } else {
-            // SAFETY: Godot hands a buffer of `p_buffer_size` bytes, valid for this call.
-            unsafe { std::slice::from_raw_parts(p_buffer.ptr(), len) }
-        };
+        // SAFETY: Godot's buffer, valid for this call.
+        let payload = unsafe { packet_buffer::incoming(p_buffer, p_buffer_size) };
         self.put(payload)
     }
 }

@@ -19,6 +19,7 @@ use websocket_server_core::{
 };
 
 use crate::errors;
+use crate::packet_buffer::{self, HandedPacket};
 use crate::peer::WebSocketServerPeer;
 use crate::tls;
 
@@ -80,8 +81,7 @@ pub struct WebSocketServer {
     /// Multiplayer mode: packets of every peer, in arrival order, for SceneMultiplayer.
     multiplayer: bool,
     mp_inbox: VecDeque<(PeerHandle, Bytes)>,
-    /// The packet last handed out by get_packet; it must stay alive until the next one.
-    current_packet: Bytes,
+    handed_packet: HandedPacket,
     refuse_new_connections: bool,
     /// Reused between polls so a quiet poll allocates nothing.
     events: Vec<Event>,
@@ -110,7 +110,7 @@ impl IMultiplayerPeerExtension for WebSocketServer {
             peers: HashMap::new(),
             multiplayer: false,
             mp_inbox: VecDeque::new(),
-            current_packet: Bytes::new(),
+            handed_packet: HandedPacket::default(),
             refuse_new_connections: false,
             events: Vec::new(),
             generation: 0,
@@ -137,29 +137,17 @@ impl IMultiplayerPeerExtension for WebSocketServer {
         r_buffer: RawPtr<*mut RawPtr<*const u8>>,
         r_buffer_size: RawPtr<*mut i32>,
     ) -> Error {
-        // Must not panic: Godot reads the out-parameters whatever happens.
-        let Some((handle, data)) = self.mp_inbox.pop_front() else {
-            if !self.multiplayer {
-                godot_error!("WebSocketServer.get_packet(): in raw mode read packets from get_peer(id).get_packet().");
+        let packet = self.mp_inbox.pop_front().map(|(handle, data)| {
+            if let Some(server) = &self.server {
+                server.sender().consume_inbound(&handle, data.len());
             }
-            self.current_packet = Bytes::new();
-            // SAFETY: Godot passes valid out-parameter pointers.
-            unsafe {
-                *r_buffer.ptr() = RawPtr::null();
-                *r_buffer_size.ptr() = 0;
-            }
-            return Error::ERR_UNAVAILABLE;
-        };
-        if let Some(server) = &self.server {
-            server.sender().consume_inbound(&handle, data.len());
+            data
+        });
+        if packet.is_none() && !self.multiplayer {
+            godot_error!("WebSocketServer.get_packet(): in raw mode read packets from get_peer(id).get_packet().");
         }
-        self.current_packet = data;
-        // SAFETY: `current_packet` lives in self until the next call, as PacketPeer requires.
-        unsafe {
-            *r_buffer.ptr() = RawPtr::new(self.current_packet.as_ptr());
-            *r_buffer_size.ptr() = self.current_packet.len() as i32;
-        }
-        Error::OK
+        // SAFETY: Godot's out-parameters, passed on unchanged.
+        unsafe { self.handed_packet.hand_out(packet, r_buffer, r_buffer_size) }
     }
 
     unsafe fn put_packet_rawptr(
@@ -167,13 +155,8 @@ impl IMultiplayerPeerExtension for WebSocketServer {
         p_buffer: RawPtr<*const u8>,
         p_buffer_size: i32,
     ) -> Error {
-        let len = p_buffer_size.max(0) as usize;
-        let payload: &[u8] = if len == 0 || p_buffer.ptr().is_null() {
-            &[]
-        } else {
-            // SAFETY: Godot hands a buffer of `p_buffer_size` bytes, valid for this call.
-            unsafe { std::slice::from_raw_parts(p_buffer.ptr(), len) }
-        };
+        // SAFETY: Godot's buffer, valid for this call.
+        let payload = unsafe { packet_buffer::incoming(p_buffer, p_buffer_size) };
         self.put_multiplayer_packet(payload)
     }
 
