@@ -24,6 +24,7 @@ stage "Rust tests (core against real clients on loopback)" cargo test --workspac
 stage "Building the extension" scripts/build.sh
 stage "GDScript integration tests in headless Godot 4" scripts/run-godot-tests.sh
 stage "Third-party clients (Python websockets, openssl s_client) against the server in Godot" scripts/run-client-tests.sh
+stage "Autobahn|Testsuite against the server inside Godot" scripts/run-autobahn.sh
 
 echo
 if (( ${#failed[@]} > 0 )); then
