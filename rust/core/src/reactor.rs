@@ -114,6 +114,8 @@ impl Reactor {
             match self.listener.accept() {
                 Ok((mut stream, addr)) => {
                     let _ = stream.set_nodelay(self.config.no_delay);
+                    #[cfg(target_vendor = "apple")]
+                    let _ = socket2::SockRef::from(&stream).set_nosigpipe(true);
                     let token = Token(self.next_token);
                     self.next_token += 1;
                     if self

@@ -51,7 +51,7 @@ impl Transport {
     /// Writes as much of `bufs` as the socket (or rustls' bounded buffer) takes now.
     pub fn write_vectored(&mut self, bufs: &[IoSlice]) -> io::Result<usize> {
         match self {
-            Transport::Plain(tcp) => tcp.write_vectored(bufs),
+            Transport::Plain(tcp) => NoSigPipe(tcp).write_vectored(bufs),
             Transport::Tls(tls) => {
                 // Older records first; a socket that is still full stops us here.
                 tls.write_records()?;
@@ -135,13 +135,38 @@ impl TlsStream {
 
     fn write_records(&mut self) -> io::Result<()> {
         while self.session.wants_write() {
-            match self.session.write_tls(&mut self.tcp) {
+            match self.session.write_tls(&mut NoSigPipe(&self.tcp)) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(e),
             }
         }
+        Ok(())
+    }
+}
+
+/// Writes to a socket without SIGPIPE. A plain write(2) to a socket the peer has reset raises
+/// SIGPIPE, which kills a host process that does not ignore it (Godot does not; Rust programs
+/// do). `send(MSG_NOSIGNAL)` returns EPIPE instead, which ends only that connection.
+struct NoSigPipe<'a>(&'a TcpStream);
+
+#[cfg(any(target_os = "linux", target_os = "android", target_os = "freebsd"))]
+const SEND_FLAGS: std::ffi::c_int = libc::MSG_NOSIGNAL;
+// Elsewhere: Apple sockets get SO_NOSIGPIPE at accept (see reactor), Windows has no SIGPIPE.
+#[cfg(not(any(target_os = "linux", target_os = "android", target_os = "freebsd")))]
+const SEND_FLAGS: std::ffi::c_int = 0;
+
+impl Write for NoSigPipe<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        socket2::SockRef::from(self.0).send_with_flags(buf, SEND_FLAGS)
+    }
+
+    fn write_vectored(&mut self, bufs: &[IoSlice]) -> io::Result<usize> {
+        socket2::SockRef::from(self.0).send_vectored_with_flags(bufs, SEND_FLAGS)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
