@@ -28,7 +28,7 @@ func _main() -> void:
 
 ## Implemented by each test.
 func run_tests() -> void:
-	fail("run_tests() is not implemented")
+	fail("this test script does not override run_tests(): it checks nothing")
 
 
 func _process(_delta: float) -> bool:
