@@ -333,7 +333,9 @@ class Runner:
                 cmd.append("--paced")
             cmd += self.server_extra
         else:
-            cmd = [self.tools["core_server"], "--port", "0", "--mode", mode, "--rate", rate]
+            # --spin: flat out like the Godot servers (its polls do the network work, see pace.rs).
+            cmd = [self.tools["core_server"], "--port", "0", "--mode", mode, "--rate", rate,
+                   "--spin"]
         return self.pin(SERVER_CPU, sc) + cmd
 
     def wsload_cmd(self, system: str, sc: dict, port: int) -> tuple[list[str], float]:

@@ -23,11 +23,12 @@ use crate::config::ServerConfig;
 use crate::events::Event;
 use crate::frame;
 use crate::handshake::{self, Parsed, Verdict};
+use crate::input::{ReadBuffer, SocketReader};
 use crate::peer::{PeerHandle, PeerId, PeerShared};
 use crate::transport::Transport;
 
-/// Read buffer per connection; small so idle peers cost little, tungstenite grows it for large
-/// messages.
+/// tungstenite's own buffer per connection: what it reassembles a frame in. Small, so idle peers
+/// cost little; it grows to the size of the message being read.
 const READ_CHUNK: usize = 4096;
 /// Most slices handed to one `writev`.
 const MAX_IOVECS: usize = 64;
@@ -52,6 +53,8 @@ pub mod close_code {
 pub(crate) struct Context<'a> {
     pub config: &'a ServerConfig,
     pub events: &'a mut Vec<Event>,
+    /// The reactor's read buffer, lent to the connection being read.
+    pub read_buffer: &'a mut ReadBuffer,
     /// Picks a fresh peer id (unique among live peers).
     pub allocate_id: &'a mut dyn FnMut() -> PeerId,
     pub now: Instant,
@@ -99,21 +102,25 @@ pub(crate) struct Connection {
     out: VecDeque<OutChunk>,
     /// When the current phase (handshake, close handshake, draining) must be over.
     pub deadline: Option<Instant>,
+    /// Filed in the reactor's list of connections to write at the end of this turn.
+    pub flush_pending: bool,
     /// Draining: our side of the TCP connection is shut (FIN sent).
     write_shut: bool,
     /// Draining: the peer's side has ended (EOF read).
     peer_eof: bool,
+    /// Bytes read from the socket but not yet consumed (only when reading stopped early).
+    carry: Vec<u8>,
 }
 
 /// The stream tungstenite sees: reads come from the socket, writes go to the write queue.
 struct QueueIo<'a> {
-    stream: &'a mut Transport,
+    reader: SocketReader<'a>,
     out: &'a mut VecDeque<OutChunk>,
 }
 
 impl Read for QueueIo<'_> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        self.stream.read(buf)
+        self.reader.read(buf)
     }
 }
 
@@ -141,8 +148,10 @@ impl Connection {
             state: State::Handshake { head: Vec::new() },
             out: VecDeque::new(),
             deadline: Some(handshake_deadline),
+            flush_pending: false,
             write_shut: false,
             peer_eof: false,
+            carry: Vec::new(),
         }
     }
 
@@ -163,13 +172,13 @@ impl Connection {
         matches!(self.state, State::Done)
     }
 
-    /// The socket is readable (or reports an error/hang-up): read everything there is.
-    pub fn on_readable(&mut self, cx: &mut Context) {
+    /// The socket is readable (or reports an error or `hang_up`): read everything there is.
+    pub fn on_readable(&mut self, cx: &mut Context, hang_up: bool) {
         if matches!(self.state, State::Handshake { .. }) {
             self.read_handshake(cx);
         }
         if matches!(self.state, State::Open(_)) {
-            self.read_frames(cx);
+            self.read_frames(cx, !hang_up);
         }
         if matches!(self.state, State::Draining) {
             self.discard_input();
@@ -280,12 +289,19 @@ impl Connection {
         }
     }
 
-    fn read_frames(&mut self, cx: &mut Context) {
+    /// Reads frames until the socket is empty or reading must stop. `after_readiness`: called
+    /// for a readiness event without hang-up (see [`SocketReader::new`]).
+    fn read_frames(&mut self, cx: &mut Context, after_readiness: bool) {
         let State::Open(session) = &mut self.state else {
             return;
         };
         let mut io = QueueIo {
-            stream: &mut self.stream,
+            reader: SocketReader::new(
+                &mut self.stream,
+                cx.read_buffer,
+                &mut self.carry,
+                after_readiness,
+            ),
             out: &mut self.out,
         };
         let outcome = loop {
@@ -338,6 +354,7 @@ impl Connection {
                 Err(_) => break Ending::Dropped,
             }
         };
+        drop(io);
         match outcome {
             Ending::Clean => self.finish(true, cx),
             Ending::Dropped => {
@@ -390,7 +407,7 @@ impl Connection {
         }
         session.closing_by_us = true;
         let mut io = QueueIo {
-            stream: &mut self.stream,
+            reader: SocketReader::new(&mut self.stream, cx.read_buffer, &mut self.carry, false),
             out: &mut self.out,
         };
         let close = CloseFrame {
@@ -399,11 +416,12 @@ impl Connection {
         };
         // Writes go to the queue, so this cannot block; a failure means the state already ended.
         let _ = session.ws.close(&mut io, Some(close));
+        drop(io);
         let paused = session.read_paused;
         self.deadline = Some(cx.now + cx.config.close_timeout);
         if paused {
             // The socket was left unread: no readiness edge will come until it is read.
-            self.read_frames(cx);
+            self.read_frames(cx, false);
         }
     }
 
@@ -411,7 +429,7 @@ impl Connection {
     pub fn resume_reading(&mut self, cx: &mut Context) {
         if let State::Open(session) = &mut self.state {
             session.read_paused = false;
-            self.read_frames(cx);
+            self.read_frames(cx, false);
         }
     }
 

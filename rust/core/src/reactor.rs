@@ -1,8 +1,17 @@
-//! The network thread: one mio event loop that owns the listener and every connection.
+//! The event loop that owns the listener and every connection, and the network thread that runs it.
 //!
-//! Each turn: wait for readiness (or the next deadline), accept until WouldBlock, read/write the
-//! ready connections, run the commands the main thread queued, fire deadlines, write what the
-//! turn queued (one vectored write per connection), then publish the turn's events in one batch.
+//! Each turn: take the ready sockets, accept until WouldBlock, read/write the ready connections,
+//! run the commands the main thread queued, fire deadlines, write what the turn queued (one
+//! vectored write per connection), then publish the turn's events in one batch.
+//!
+//! The reactor sits behind a mutex and a turn never blocks, so two threads can run it: the
+//! network thread, which sleeps until the poller has something, and the main thread, which runs a
+//! turn inside `Server::drain_events` when the network thread is not in one. While the main
+//! thread polls flat out the network thread stays parked and leaves the work to it (`pace.rs`):
+//! a thread woken by the kernel does not preempt a busy one on its CPU until the next scheduler
+//! tick (4 ms on Linux with HZ=250), so a flat-out main loop sharing a CPU with the network
+//! thread would otherwise see every message that late, and on separate CPUs every hand-over
+//! costs a cross-CPU wake-up.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, HashMap};
@@ -10,15 +19,17 @@ use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use mio::net::TcpListener;
-use mio::{Events, Interest, Poll, Token};
+use mio::{Events, Interest, Poll, Token, Waker};
+use parking_lot::Mutex;
 use rand::Rng;
 
 use crate::config::ServerConfig;
 use crate::connection::{Connection, Context};
 use crate::events::{Command, Event, Targets};
+use crate::input::ReadBuffer;
 use crate::listener;
 use crate::peer::PeerId;
 use crate::server::Shared;
@@ -27,6 +38,9 @@ use crate::transport::Transport;
 pub(crate) const WAKER: Token = Token(0);
 const LISTENER: Token = Token(1);
 const FIRST_CONNECTION: usize = 2;
+/// Most readiness events one turn takes; what is left waits for the next turn, which bounds the
+/// time a turn on the main thread can take.
+const EVENTS_PER_TURN: usize = 32;
 
 pub(crate) struct Reactor {
     poll: Poll,
@@ -43,8 +57,17 @@ pub(crate) struct Reactor {
     /// Tokens are never reused, so a stale event or deadline cannot hit a newer connection.
     next_token: usize,
     events: Vec<Event>,
-    /// Connections touched this turn that may have output to write.
+    /// Connections touched this turn that may have output to write, each once, in the order they
+    /// were touched: written in that order, so no connection is always last.
     touched: Vec<Token>,
+    /// Lent to the connection being read (see `input.rs`).
+    read_buffer: ReadBuffer,
+    /// Readiness buffer reused by every turn.
+    ready: Events,
+    waker: Arc<Waker>,
+    /// When the network thread's current wait ends by itself (`None`: only readiness ends it).
+    /// A turn on the main thread that files an earlier deadline wakes it.
+    thread_wakes_at: Option<Instant>,
 }
 
 impl Reactor {
@@ -54,6 +77,7 @@ impl Reactor {
         config: ServerConfig,
         tls: Option<Arc<rustls::ServerConfig>>,
         shared: Arc<Shared>,
+        waker: Arc<Waker>,
     ) -> io::Result<Reactor> {
         poll.registry()
             .register(&mut listener, LISTENER, Interest::READABLE)?;
@@ -69,44 +93,77 @@ impl Reactor {
             next_token: FIRST_CONNECTION,
             events: Vec::new(),
             touched: Vec::new(),
+            read_buffer: ReadBuffer::new(),
+            ready: Events::with_capacity(EVENTS_PER_TURN),
+            waker,
+            thread_wakes_at: None,
         })
     }
 
-    /// Runs until the main thread asks it to stop.
-    pub fn run(mut self) {
-        let mut events = Events::with_capacity(1024);
-        loop {
-            let timeout = self
-                .deadlines
-                .peek()
-                .map(|Reverse((at, _))| at.saturating_duration_since(Instant::now()));
-            if let Err(e) = self.poll.poll(&mut events, timeout) {
-                if e.kind() != io::ErrorKind::Interrupted {
-                    break;
-                }
-            }
-            if self.shared.stop_requested.load(Ordering::Acquire) {
-                break;
-            }
-            let now = Instant::now();
-            for event in events.iter() {
-                match event.token() {
-                    WAKER => {}
-                    LISTENER => self.accept(now),
-                    token => {
-                        if event.is_readable() || event.is_read_closed() || event.is_error() {
-                            self.with_connection(token, now, |conn, cx| conn.on_readable(cx));
-                        }
-                        self.touched.push(token);
-                    }
-                }
-            }
-            self.run_commands(now);
-            self.fire_deadlines(now);
-            self.flush_touched(now);
-            self.publish();
+    /// One turn: handles whatever is ready now and returns without waiting.
+    pub fn turn(&mut self) {
+        self.turn_waiting(Some(Duration::ZERO));
+    }
+
+    /// A turn on the main thread (see the module doc). It may file a deadline earlier than the
+    /// one the network thread sleeps until; the thread is then woken to wait for the new one.
+    pub fn turn_from_main_thread(&mut self) {
+        self.turn();
+        let next = self.next_deadline();
+        if next.is_some_and(|at| self.thread_wakes_at.is_none_or(|wakes| at < wakes)) {
+            self.thread_wakes_at = next;
+            let _ = self.waker.wake();
         }
-        self.shutdown();
+    }
+
+    /// Runs the commands queued so far and writes what they queued, without looking at the
+    /// sockets (`Sender::flush`).
+    pub fn run_queued_commands(&mut self) {
+        let now = Instant::now();
+        self.run_commands(now);
+        self.flush_touched(now);
+        self.publish();
+    }
+
+    /// A turn that first waits up to `timeout` (`None`: until something is ready).
+    fn turn_waiting(&mut self, timeout: Option<Duration>) {
+        let mut ready = std::mem::replace(&mut self.ready, Events::with_capacity(0));
+        match self.poll.poll(&mut ready, timeout) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => ready.clear(),
+            Err(_) => ready.clear(),
+        }
+        let now = Instant::now();
+        for event in ready.iter() {
+            match event.token() {
+                WAKER => {}
+                LISTENER => self.accept(now),
+                token => {
+                    let hang_up = event.is_read_closed() || event.is_error();
+                    if event.is_readable() || hang_up {
+                        self.with_connection(token, now, |conn, cx| conn.on_readable(cx, hang_up));
+                    }
+                    self.touch(token);
+                }
+            }
+        }
+        self.ready = ready;
+        self.run_commands(now);
+        self.fire_deadlines(now);
+        self.flush_touched(now);
+        self.publish();
+    }
+
+    /// The earliest deadline on file (stale entries included: waking early is harmless).
+    fn next_deadline(&self) -> Option<Instant> {
+        self.deadlines.peek().map(|Reverse((at, _))| *at)
+    }
+
+    /// What the network thread may wait for without missing a deadline; records it.
+    fn thread_timeout(&mut self) -> Option<Duration> {
+        self.thread_wakes_at = self.next_deadline();
+        self.thread_wakes_at
+            .map(|at| at.saturating_duration_since(Instant::now()))
     }
 
     fn accept(&mut self, now: Instant) {
@@ -171,6 +228,7 @@ impl Reactor {
         let mut cx = Context {
             config: &self.config,
             events: &mut self.events,
+            read_buffer: &mut self.read_buffer,
             allocate_id: &mut allocate_id,
             now,
             refuse_new: self.shared.refuse_new.load(Ordering::Acquire),
@@ -219,7 +277,10 @@ impl Reactor {
                         if let Some(&token) = reactor.peers.get(&id) {
                             if let Some(conn) = reactor.connections.get_mut(&token) {
                                 conn.send_frame(frame.clone(), payload_len);
-                                reactor.touched.push(token);
+                                if !conn.flush_pending {
+                                    conn.flush_pending = true;
+                                    reactor.touched.push(token);
+                                }
                             }
                         }
                     };
@@ -233,7 +294,7 @@ impl Reactor {
                         self.with_connection(token, now, |conn, cx| {
                             conn.start_close(code, &reason, cx)
                         });
-                        self.touched.push(token);
+                        self.touch(token);
                     }
                 }
                 Command::Drop { peer } => {
@@ -251,7 +312,7 @@ impl Reactor {
                 Command::ResumeRead { peer } => {
                     if let Some(&token) = self.peers.get(&peer) {
                         self.with_connection(token, now, |conn, cx| conn.resume_reading(cx));
-                        self.touched.push(token);
+                        self.touch(token);
                     }
                 }
             }
@@ -271,12 +332,23 @@ impl Reactor {
         }
     }
 
+    /// Files a connection for this turn's writes (once).
+    fn touch(&mut self, token: Token) {
+        if let Some(conn) = self.connections.get_mut(&token) {
+            if !conn.flush_pending {
+                conn.flush_pending = true;
+                self.touched.push(token);
+            }
+        }
+    }
+
     fn flush_touched(&mut self, now: Instant) {
         let mut touched = std::mem::take(&mut self.touched);
-        touched.sort_unstable();
-        touched.dedup();
         for token in touched.drain(..) {
-            self.with_connection(token, now, |conn, _| conn.flush());
+            self.with_connection(token, now, |conn, _| {
+                conn.flush_pending = false;
+                conn.flush();
+            });
         }
         self.touched = touched;
     }
@@ -294,11 +366,75 @@ impl Reactor {
     }
 
     /// stop() or drop: every client gets a 1001 close frame (one write attempt) and is closed.
-    fn shutdown(mut self) {
+    fn shutdown(&mut self) {
         for conn in self.connections.values_mut() {
             conn.shutdown("server stopped");
         }
         self.connections.clear();
         self.shared.events.lock().clear();
     }
+}
+
+/// The network thread: parked while the main thread polls flat out (its turns do the work);
+/// otherwise sleeps until the poller has something (or the next deadline) and runs a turn. Ends
+/// with [`Reactor::shutdown`] once the main thread asks it to stop.
+pub(crate) fn run_network_thread(reactor: Arc<Mutex<Reactor>>, shared: Arc<Shared>) {
+    let mut parked = false;
+    while !shared.stop_requested.load(Ordering::Acquire) {
+        if let Some(left) = shared.main_thread.spinning_for() {
+            // Checked again when the main thread would count as stopped by then. Senders do not
+            // wake a parked thread (see Sender::push).
+            shared.network_thread_parked.store(true, Ordering::Release);
+            std::thread::park_timeout(left);
+            parked = true;
+            continue;
+        }
+        if parked {
+            // Taking over: commands queued while this thread was parked woke nobody.
+            shared.network_thread_parked.store(false, Ordering::Release);
+            parked = false;
+            reactor.lock().turn();
+            continue;
+        }
+        wait(&reactor);
+        if shared.stop_requested.load(Ordering::Acquire) || shared.main_thread.is_spinning() {
+            continue;
+        }
+        reactor.lock().turn();
+    }
+    reactor.lock().shutdown();
+}
+
+/// Unix: waits on the poller's descriptor (epoll/kqueue are pollable) without holding the lock,
+/// so the main thread can run turns meanwhile.
+#[cfg(unix)]
+fn wait(reactor: &Mutex<Reactor>) {
+    use std::os::fd::AsRawFd;
+    let (fd, timeout) = {
+        let mut r = reactor.lock();
+        (r.poll.as_raw_fd(), r.thread_timeout())
+    };
+    let millis = match timeout {
+        None => -1,
+        // Rounded up: waking a little late is fine, waking early only costs an empty turn.
+        Some(t) => t.as_micros().div_ceil(1000).min(i32::MAX as u128) as i32,
+    };
+    let mut pollfd = libc::pollfd {
+        fd,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd; the descriptor lives as long as the reactor, which outlives
+    // this thread's loop. EINTR and errors just end the wait early.
+    unsafe { libc::poll(&mut pollfd, 1, millis) };
+}
+
+/// Elsewhere (Windows' poller cannot be waited on from outside): the thread waits inside the
+/// poller, holding the lock, so the main thread's `try_lock` mostly fails and the network thread
+/// does the work alone.
+#[cfg(not(unix))]
+fn wait(reactor: &Mutex<Reactor>) {
+    let mut r = reactor.lock();
+    let timeout = r.thread_timeout();
+    r.turn_waiting(timeout);
 }

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 
 use mio::{Poll, Waker};
@@ -15,8 +15,9 @@ use crate::events::{Command, Event, Targets};
 use crate::frame;
 use crate::handshake;
 use crate::listener;
+use crate::pace::MainThreadPace;
 use crate::peer::{PeerId, PeerShared};
-use crate::reactor::{Reactor, WAKER};
+use crate::reactor::{self, Reactor, WAKER};
 use crate::tls;
 
 /// The queues between the threads. Each side swaps a whole batch per lock, never one message.
@@ -25,6 +26,9 @@ pub(crate) struct Shared {
     pub commands: Mutex<Vec<Command>>,
     pub stop_requested: AtomicBool,
     pub refuse_new: AtomicBool,
+    pub main_thread: MainThreadPace,
+    /// The network thread is parked because the main thread polls flat out (`reactor.rs`).
+    pub network_thread_parked: AtomicBool,
 }
 
 /// Sends commands to the reactor. Cheap to clone; every per-peer object may hold one.
@@ -32,6 +36,9 @@ pub(crate) struct Shared {
 pub struct Sender {
     shared: Arc<Shared>,
     waker: Arc<Waker>,
+    /// For [`Sender::flush`]; weak so that a peer object outliving the server does not keep its
+    /// sockets open.
+    reactor: Weak<Mutex<Reactor>>,
 }
 
 impl std::fmt::Debug for Sender {
@@ -49,9 +56,28 @@ impl Sender {
         let was_empty = commands.is_empty();
         commands.push(command);
         drop(commands);
-        // The reactor takes the whole queue per turn: one wake-up per batch is enough.
-        if was_empty {
+        // The reactor takes the whole queue per turn: one wake-up per batch is enough. A parked
+        // network thread is not woken: the main thread polls flat out and runs the next turn
+        // itself within microseconds, and the thread runs one when it takes over.
+        if was_empty && !self.shared.network_thread_parked.load(Ordering::Acquire) {
             let _ = self.waker.wake();
+        }
+    }
+
+    /// Writes what was queued so far now, on this thread, when the main thread polls flat out
+    /// (the network thread is parked then and the next poll would write it); otherwise the
+    /// network thread has been woken for it already and this does nothing.
+    ///
+    /// Meant for the end of a drain loop: replies queued while reading a batch leave together,
+    /// without waiting for the next frame.
+    pub fn flush(&self) {
+        if !self.shared.main_thread.is_spinning() || self.shared.commands.lock().is_empty() {
+            return;
+        }
+        if let Some(reactor) = self.reactor.upgrade() {
+            if let Some(mut reactor) = reactor.try_lock() {
+                reactor.run_queued_commands();
+            }
         }
     }
 
@@ -155,6 +181,9 @@ impl Sender {
 /// Dropping it stops the server like [`Server::stop`].
 pub struct Server {
     sender: Sender,
+    /// Shared with the network thread (see [`Server::drain_events`]); dropped by stop() so the
+    /// listener and every socket close.
+    reactor: Option<Arc<Mutex<Reactor>>>,
     thread: Option<JoinHandle<()>>,
     local_addr: SocketAddr,
 }
@@ -196,15 +225,26 @@ impl Server {
             commands: Mutex::new(Vec::new()),
             stop_requested: AtomicBool::new(false),
             refuse_new: AtomicBool::new(false),
+            main_thread: MainThreadPace::new(),
+            network_thread_parked: AtomicBool::new(false),
         });
-        let reactor =
-            Reactor::new(poll, listener, config, tls, shared.clone()).map_err(StartError::Io)?;
-        let thread = std::thread::Builder::new()
-            .name("websocket-server".into())
-            .spawn(move || reactor.run())
+        let reactor = Reactor::new(poll, listener, config, tls, shared.clone(), waker.clone())
             .map_err(StartError::Io)?;
+        let reactor = Arc::new(Mutex::new(reactor));
+        let thread = {
+            let (reactor, shared) = (reactor.clone(), shared.clone());
+            std::thread::Builder::new()
+                .name("websocket-server".into())
+                .spawn(move || reactor::run_network_thread(reactor, shared))
+                .map_err(StartError::Io)?
+        };
         Ok(Server {
-            sender: Sender { shared, waker },
+            sender: Sender {
+                shared,
+                waker,
+                reactor: Arc::downgrade(&reactor),
+            },
+            reactor: Some(reactor),
             thread: Some(thread),
             local_addr,
         })
@@ -221,7 +261,20 @@ impl Server {
     }
 
     /// Moves every pending event into `out` (appending), oldest first.
+    ///
+    /// First, unless the network thread is in a turn right now, runs one reactor turn on the
+    /// calling thread: what is ready (received messages, commands queued since the last turn) is
+    /// handled at once. When this is called flat out (polls less than a millisecond apart) these
+    /// turns do all the network work and the network thread stays parked; at a game's frame rate
+    /// the network thread does it between calls. A turn never waits and takes at most a bounded
+    /// number of readiness events.
     pub fn drain_events(&self, out: &mut Vec<Event>) {
+        if let Some(reactor) = &self.reactor {
+            self.sender.shared.main_thread.record_poll();
+            if let Some(mut reactor) = reactor.try_lock() {
+                reactor.turn_from_main_thread();
+            }
+        }
         let mut queue = self.sender.shared.events.lock();
         if out.is_empty() {
             std::mem::swap(out, &mut *queue);
@@ -241,7 +294,9 @@ impl Server {
             .stop_requested
             .store(true, Ordering::Release);
         let _ = self.sender.waker.wake();
+        thread.thread().unpark();
         let _ = thread.join();
+        self.reactor = None;
         self.sender.shared.events.lock().clear();
         self.sender.shared.commands.lock().clear();
     }

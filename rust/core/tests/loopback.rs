@@ -14,7 +14,7 @@ use tungstenite::http::HeaderValue;
 use tungstenite::protocol::CloseFrame;
 use tungstenite::Message;
 use websocket_server_core::{
-    BindAddress, Limits, PeerHandle, SendError, Server, ServerConfig, StartError,
+    BindAddress, Event, Limits, PeerHandle, SendError, Server, ServerConfig, StartError,
 };
 
 const KIB: usize = 1024;
@@ -1075,4 +1075,81 @@ fn oversized_message_close_frame_reaches_a_client_that_is_still_sending() {
         !h.wait_disconnected(id),
         "a refused message ends the connection unclean"
     );
+}
+
+/// Calls `drain_events` back to back (a flat-out main loop) until `done` says so or 10 s pass;
+/// every event is handed to `on_event`.
+fn poll_flat_out(h: &mut Harness, mut on_event: impl FnMut(&Harness, Event) -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut batch = Vec::new();
+    loop {
+        h.server.drain_events(&mut batch);
+        for event in batch.drain(..) {
+            if on_event(h, event) {
+                return;
+            }
+        }
+        assert!(Instant::now() < deadline, "flat-out polling timed out");
+    }
+}
+
+#[test]
+fn flat_out_main_loop_does_the_network_work_and_hands_it_back_when_it_stops_polling() {
+    let _watchdog = watchdog();
+    let mut h = Harness::start(ServerConfig {
+        handshake_timeout: Duration::from_millis(300),
+        ..local_config()
+    });
+    let addr = h.addr();
+    const COUNT: usize = 500;
+    // The client sends every message first, then reads the echoes: in order, none lost.
+    let client = std::thread::spawn(move || {
+        let mut client = connect(addr);
+        for i in 0..COUNT {
+            client
+                .send(Message::binary(i.to_le_bytes().to_vec()))
+                .unwrap();
+        }
+        for i in 0..=COUNT {
+            match recv(&mut client) {
+                Message::Binary(data) => assert_eq!(&data[..], &i.to_le_bytes()[..], "echo {i}"),
+                other => panic!("echo {i}: {other:?}"),
+            }
+        }
+        client
+    });
+    let mut peer = None;
+    let mut echoed = 0;
+    poll_flat_out(&mut h, |h, event| {
+        match event {
+            Event::Connected { peer: p, .. } => peer = Some(p),
+            Event::Message { data, .. } => {
+                let p = peer.as_ref().expect("connected first");
+                h.sender().send(p, &data, false).unwrap();
+                h.sender().consume_inbound(p, data.len());
+                echoed += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        echoed == COUNT
+    });
+    // Queued while the loop was flat out (so nothing woke the network thread), then the loop
+    // stops: the network thread must take over and send it.
+    let peer = peer.unwrap();
+    h.sender().send(&peer, &COUNT.to_le_bytes(), false).unwrap();
+    let mut client = client.join().expect("client got every echo in order");
+
+    // Still not polling: a connection that never upgrades is closed by the network thread at
+    // its handshake deadline, and a clean close completes.
+    let start = Instant::now();
+    let mut raw = tcp(addr);
+    assert!(read_until_closed(&mut raw).is_empty());
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    client.close(None).unwrap();
+    expect_end(&mut client);
+    assert!(h.wait_disconnected(peer.id()));
 }
