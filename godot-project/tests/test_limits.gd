@@ -3,12 +3,15 @@ extends "res://tests/lib/test_base.gd"
 ## makes put_packet() fail (nothing queued, nothing lost), a script that does not read slows the
 ## client down instead of dropping messages, and the smaller per-peer methods.
 
+const ErrorLog = preload("res://tests/lib/error_log.gd")
+
 var received: Array = []
 var connected_ids: Array = []
 
 
 func run_tests() -> void:
 	await test_outbound_full_is_an_error_and_loses_nothing()
+	await test_full_queue_is_logged_once_while_it_stays_full()
 	await test_unread_inbound_pauses_the_client_and_loses_nothing()
 	await test_peer_id_and_no_delay()
 	await test_freeing_a_listening_server_frees_its_port()
@@ -61,6 +64,65 @@ func test_outbound_full_is_an_error_and_loses_nothing() -> void:
 	stop_polling(server)
 	server.stop()
 	disconnect_all(server)
+
+
+## A script that keeps sending to a client that does not read gets ERR_OUT_OF_MEMORY every time,
+## but one error in the log (a flat-out broadcast would otherwise print one per packet); once a
+## send is accepted again, the next full queue is reported again. Raw mode and multiplayer mode.
+func test_full_queue_is_logged_once_while_it_stays_full() -> void:
+	for multiplayer_mode in [false, true]:
+		var what := "multiplayer mode" if multiplayer_mode else "raw mode"
+		var server := WebSocketServer.new()
+		server.bind_ip = "127.0.0.1"
+		# 4 messages outbound per peer.
+		check_eq(server.set_buffers(1024, 4096, 1024, 4), OK, "set_buffers before listen")
+		check_eq(server.listen(0, PackedStringArray(), multiplayer_mode), OK, "listen (%s)" % what)
+		keep_polled(server)
+		var ids: Array = []
+		if multiplayer_mode:
+			server.peer_connected.connect(func(id): ids.append(id))
+		else:
+			server.client_connected.connect(func(id, _p): ids.append(id))
+		# Connected at the TCP level but never polled: nothing is read, so the queue fills up.
+		var client := WebSocketPeer.new()
+		client.connect_to_url("ws://127.0.0.1:%d" % server.get_local_port())
+		keep_polled(client)
+		await wait_until(func(): return ids.size() == 1, "a client connects (%s)" % what)
+		stop_polling(client)
+		var send := func(data: PackedByteArray) -> int:
+			if multiplayer_mode:
+				server.set_target_peer(ids[0])
+				return server.put_packet(data)
+			return server.get_peer(ids[0]).put_packet(data)
+		var payload := PackedByteArray()
+		payload.resize(256 * 1024)
+		var error_log := ErrorLog.new()
+		OS.add_logger(error_log)
+		# The kernel's socket buffers take some megabytes first; then the queue fills.
+		var codes: Array = []
+		while codes.count(ERR_OUT_OF_MEMORY) < 20 and codes.size() < 2000:
+			codes.append(send.call(payload))
+		var logged := error_log.take(Logger.ERROR_TYPE_ERROR)
+		check(codes.count(OK) >= 4 and codes.count(ERR_OUT_OF_MEMORY) == 20 and codes.count(OK) + codes.count(ERR_OUT_OF_MEMORY) == codes.size(),
+			"(%s) sends are accepted until the queue is full, then refused: %d accepted, %d refused" % [what, codes.count(OK), codes.count(ERR_OUT_OF_MEMORY)])
+		check_eq(logged.size(), 1, "(%s) 20 refusals, one error logged: %s" % [what, logged])
+		# The client reads everything: a send is accepted again, and the next full queue is reported.
+		keep_polled(client)
+		await wait_until(func(): return send.call(PackedByteArray([1])) == OK, "(%s) a send is accepted once the client reads" % what, 10.0)
+		stop_polling(client)
+		error_log.take()
+		var refused_again := false
+		for i in 2000:
+			if send.call(payload) == ERR_OUT_OF_MEMORY:
+				refused_again = true
+				break
+		check(refused_again, "(%s) the queue fills up again" % what)
+		check_eq(error_log.take(Logger.ERROR_TYPE_ERROR).size(), 1, "(%s) the next full queue is reported again" % what)
+		OS.remove_logger(error_log)
+		client.close()
+		stop_polling(server)
+		server.stop()
+		disconnect_all(server)
 
 
 func test_unread_inbound_pauses_the_client_and_loses_nothing() -> void:

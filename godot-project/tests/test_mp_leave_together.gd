@@ -7,6 +7,8 @@ extends "res://tests/lib/test_base.gd"
 ## socket is already gone: that send is dropped quietly (its peer_disconnected follows), where the
 ## engine's own WebSocketMultiplayerPeer server logs an error ("ready_state != STATE_OPEN").
 
+const ErrorLog = preload("res://tests/lib/error_log.gd")
+
 # SceneMultiplayer's peer notices: [NETWORK_COMMAND_SYS (7), SYS_COMMAND_* (AUTH 0, ADD_PEER 1,
 # DEL_PEER 2, RELAY 3), id (int32 LE)].
 const NETWORK_COMMAND_SYS := 7
@@ -18,25 +20,13 @@ var notices: Array = []
 var error_log := ErrorLog.new()
 
 
-## Collects the engine's error messages (OS.add_logger, Godot >= 4.5).
-class ErrorLog extends Logger:
-	var mutex := Mutex.new()
-	var messages: PackedStringArray = []
-
-	func _log_error(_function: String, _file: String, _line: int, code: String, rationale: String,
-			_editor_notify: bool, _error_type: int, _script_backtraces: Array[ScriptBacktrace]) -> void:
-		mutex.lock()
-		messages.append(rationale if rationale != "" else code)
-		mutex.unlock()
-
-
 func run_tests() -> void:
 	if not check(ClassDB.class_exists("WebSocketServer"), "class WebSocketServer is registered (extension loaded)"):
 		return
 	OS.add_logger(error_log)
 	await scenario()
 	OS.remove_logger(error_log)
-	check_eq(Array(error_log.messages), [], "no error logged while two peers leave together")
+	check_eq(Array(error_log.take()), [], "no error logged while two peers leave together")
 	multiplayer_poll = true
 	get_multiplayer().multiplayer_peer = null
 

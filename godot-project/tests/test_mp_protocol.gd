@@ -9,26 +9,9 @@ extends "res://tests/lib/test_base.gd"
 ## - A server that is not listening cannot be assigned to multiplayer_peer: the engine's own
 ##   error, and the MultiplayerAPI keeps its peer. Right after listen() it can (id 1, server).
 
+const ErrorLog = preload("res://tests/lib/error_log.gd")
+
 const Echo := preload("res://tests/mp/echo.gd")
-
-
-## Collects the engine's error messages (OS.add_logger, Godot >= 4.5).
-class ErrorLog extends Logger:
-	var mutex := Mutex.new()
-	var messages: PackedStringArray = []
-
-	func _log_error(_function: String, _file: String, _line: int, code: String, rationale: String,
-			_editor_notify: bool, _error_type: int, _script_backtraces: Array[ScriptBacktrace]) -> void:
-		mutex.lock()
-		messages.append(rationale if rationale != "" else code)
-		mutex.unlock()
-
-	func take() -> PackedStringArray:
-		mutex.lock()
-		var out := messages.duplicate()
-		messages.clear()
-		mutex.unlock()
-		return out
 
 
 var error_log := ErrorLog.new()

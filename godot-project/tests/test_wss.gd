@@ -8,36 +8,12 @@ extends "res://tests/lib/test_base.gd"
 ## push_error/push_warning messages are caught with a Logger (OS.add_logger), so the "expired"
 ## warning and the "refused while listening" errors are checked, not just printed.
 
+const ErrorLog = preload("res://tests/lib/error_log.gd")
+
 const SUBJECT := "CN=localhost,O=Test,C=US"
 const CONCURRENT_CLIENTS := 50
 const MESSAGES_PER_CLIENT := 5
 const BINARY_SIZE := 70000  # several TLS records (16 KiB each)
-
-
-## Collects what push_error / push_warning report (from any thread).
-class Catcher extends Logger:
-	var _entries: Array = []
-	var _mutex := Mutex.new()
-
-	func _log_error(_function: String, _file: String, _line: int, code: String, rationale: String,
-			_editor_notify: bool, error_type: int, _script_backtraces: Array[ScriptBacktrace]) -> void:
-		_mutex.lock()
-		_entries.append([error_type, code + (" " + rationale if not rationale.is_empty() else "")])
-		_mutex.unlock()
-
-	func _log_message(_message: String, _error: bool) -> void:
-		pass
-
-	## Messages of `error_type` (Logger.ERROR_TYPE_*) reported since the last take(); clears all.
-	func take(error_type: int) -> PackedStringArray:
-		_mutex.lock()
-		var out := PackedStringArray()
-		for entry in _entries:
-			if entry[0] == error_type:
-				out.append(entry[1])
-		_entries.clear()
-		_mutex.unlock()
-		return out
 
 
 var crypto := Crypto.new()
@@ -46,7 +22,7 @@ var cert: X509Certificate
 ## A second keypair: the key that does not match `cert`, and its own certificate.
 var other_key: CryptoKey
 var other_cert: X509Certificate
-var catcher := Catcher.new()
+var catcher := ErrorLog.new()
 ## Every signal of every tracked server: [server instance id, kind, peer id, ...].
 var events: Array = []
 var echo_errors: PackedStringArray = []

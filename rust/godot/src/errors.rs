@@ -4,6 +4,14 @@ use godot::global::Error;
 use godot::prelude::*;
 use websocket_server_core::{PeerId, SendError, StartError, TlsError};
 
+/// The `Error` of a failed send, without reporting it.
+pub fn send_error_code(error: &SendError) -> Error {
+    match error {
+        SendError::NotConnected | SendError::Stopped => Error::ERR_UNCONFIGURED,
+        SendError::OutboundFull { .. } => Error::ERR_OUT_OF_MEMORY,
+    }
+}
+
 /// Reports a failed send with `push_error` and returns the matching `Error`.
 pub fn send_failed(peer: PeerId, error: &SendError) -> Error {
     match error {
@@ -13,7 +21,7 @@ pub fn send_failed(peer: PeerId, error: &SendError) -> Error {
         }
         SendError::OutboundFull { .. } => {
             godot_error!(
-                "WebSocketServer: peer {peer}: {error}; packet not sent. The client is not reading fast enough: retry later, raise the limit with set_buffers(), or disconnect it."
+                "WebSocketServer: peer {peer}: {error}; packet not sent. The client is not reading fast enough: retry later, raise the limit with set_buffers(), or disconnect it. (Logged once; later refusals return ERR_OUT_OF_MEMORY silently until a send to this peer succeeds.)"
             );
             Error::ERR_OUT_OF_MEMORY
         }
@@ -21,6 +29,39 @@ pub fn send_failed(peer: PeerId, error: &SendError) -> Error {
             godot_error!("WebSocketServer: the server is not listening; packet not sent.");
             Error::ERR_UNCONFIGURED
         }
+    }
+}
+
+/// Whether a peer's full outbound queue has been reported: a script that keeps sending to a
+/// client that does not read gets one error in the log, not one per packet (a flat-out broadcast
+/// would print hundreds of thousands). Every refused send still returns `ERR_OUT_OF_MEMORY`.
+#[derive(Debug, Default)]
+pub struct FullQueueReport {
+    reported: bool,
+}
+
+impl FullQueueReport {
+    /// A send to this peer was accepted: the next full queue is reported again.
+    pub fn accepted(&mut self) {
+        self.reported = false;
+    }
+
+    /// A send to this peer failed: reported like [`send_failed`], except that a full queue is
+    /// reported once until a send is accepted again.
+    pub fn refused(&mut self, peer: PeerId, error: &SendError) -> Error {
+        if self.is_new(error) {
+            send_failed(peer, error)
+        } else {
+            Error::ERR_OUT_OF_MEMORY
+        }
+    }
+
+    /// Records a refusal; false when it is a full queue that was reported already.
+    pub fn is_new(&mut self, error: &SendError) -> bool {
+        let full = matches!(error, SendError::OutboundFull { .. });
+        let new = !(full && self.reported);
+        self.reported = full;
+        new
     }
 }
 

@@ -33,6 +33,7 @@ pub struct WebSocketServerPeer {
     connected: bool,
     protocol: GString,
     request: UpgradeRequest,
+    full_queue: errors::FullQueueReport,
 }
 
 impl WebSocketServerPeer {
@@ -53,6 +54,7 @@ impl WebSocketServerPeer {
             connected: true,
             protocol: GString::from(protocol),
             request,
+            full_queue: errors::FullQueueReport::default(),
         })
     }
 
@@ -85,8 +87,11 @@ impl WebSocketServerPeer {
             return Error::ERR_INVALID_DATA;
         }
         match self.sender.send(&self.handle, payload, text) {
-            Ok(()) => Error::OK,
-            Err(e) => errors::send_failed(self.handle.id(), &e),
+            Ok(()) => {
+                self.full_queue.accepted();
+                Error::OK
+            }
+            Err(e) => self.full_queue.refused(self.handle.id(), &e),
         }
     }
 }
@@ -94,6 +99,10 @@ impl WebSocketServerPeer {
 #[godot_api]
 impl IPacketPeerExtension for WebSocketServerPeer {
     fn get_available_packet_count(&self) -> i32 {
+        if self.inbox.is_empty() {
+            // The end of a drain loop: replies queued while reading leave now (flat-out loops).
+            self.sender.flush();
+        }
         self.inbox.len().min(i32::MAX as usize) as i32
     }
 

@@ -91,6 +91,10 @@ pub struct WebSocketServer {
     transfer_mode: TransferMode,
     transfer_channel: i32,
     target_peer: i32,
+    /// The per-message signals, named once: emitting one costs several microseconds, so it is
+    /// skipped when nothing is connected (SceneMultiplayer does not listen to `peer_packet`).
+    data_received_name: StringName,
+    peer_packet_name: StringName,
 }
 
 #[godot_api]
@@ -117,6 +121,8 @@ impl IMultiplayerPeerExtension for WebSocketServer {
             transfer_mode: TransferMode::RELIABLE,
             transfer_channel: 0,
             target_peer: 0,
+            data_received_name: StringName::from("data_received"),
+            peer_packet_name: StringName::from("peer_packet"),
         }
     }
 
@@ -125,6 +131,12 @@ impl IMultiplayerPeerExtension for WebSocketServer {
     }
 
     fn get_available_packet_count(&self) -> i32 {
+        if self.mp_inbox.is_empty() {
+            // The end of a drain loop: replies queued while reading leave now (flat-out loops).
+            if let Some(server) = &self.server {
+                server.sender().flush();
+            }
+        }
         self.mp_inbox.len().min(i32::MAX as usize) as i32
     }
 
@@ -547,6 +559,8 @@ impl WebSocketServer {
 struct PeerEntry {
     object: Gd<WebSocketServerPeer>,
     handle: PeerHandle,
+    /// Multiplayer-mode sends (raw mode: the peer object keeps its own).
+    full_queue: errors::FullQueueReport,
 }
 
 impl WebSocketServer {
@@ -590,17 +604,20 @@ impl WebSocketServer {
         };
         let target = self.target_peer;
         if target > 0 {
-            let Some(entry) = self.peers.get(&target) else {
+            let Some(entry) = self.peers.get_mut(&target) else {
                 godot_error!(
                     "WebSocketServer.put_packet(): target peer {target} is not connected."
                 );
                 return Error::ERR_INVALID_PARAMETER;
             };
             return match server.sender().send(&entry.handle, payload, false) {
-                Ok(()) => Error::OK,
+                Ok(()) => {
+                    entry.full_queue.accepted();
+                    Error::OK
+                }
                 // Left already; its peer_disconnected comes from this poll or the next.
                 Err(SendError::NotConnected) if !entry.handle.is_open() => Error::OK,
-                Err(e) => errors::send_failed(target, &e),
+                Err(e) => entry.full_queue.refused(target, &e),
             };
         }
         let excluded = -target;
@@ -609,27 +626,45 @@ impl WebSocketServer {
             .iter()
             .filter(|(id, _)| **id != excluded)
             .map(|(_, entry)| &*entry.handle);
-        match server.sender().broadcast(recipients, payload, false) {
-            Ok(mut refused) => {
-                // A peer that has left but whose peer_disconnected is still to come is not an
-                // error: SceneMultiplayer tells the others about one departure while another
-                // departing peer is already gone.
-                refused.retain(|(_, e)| *e != SendError::NotConnected);
-                match refused.first() {
-                    None => Error::OK,
-                    Some((id, e)) => {
-                        if refused.len() > 1 {
-                            godot_error!(
-                                "WebSocketServer.put_packet(): {} peers did not get the packet.",
-                                refused.len()
-                            );
-                        }
-                        errors::send_failed(*id, e)
+        let mut refused = match server.sender().broadcast(recipients, payload, false) {
+            Ok(refused) => refused,
+            Err(e) => return errors::send_failed(0, &e),
+        };
+        // A peer that has left but whose peer_disconnected is still to come is not an error:
+        // SceneMultiplayer tells the others about one departure while another departing peer is
+        // already gone.
+        refused.retain(|(_, e)| *e != SendError::NotConnected);
+        refused.sort_unstable_by_key(|(id, _)| *id);
+        let mut to_report = Vec::new();
+        for (id, entry) in self.peers.iter_mut() {
+            if *id == excluded {
+                continue;
+            }
+            match refused.binary_search_by_key(id, |(r, _)| *r) {
+                Err(_) => entry.full_queue.accepted(),
+                Ok(i) => {
+                    if entry.full_queue.is_new(&refused[i].1) {
+                        to_report.push(i);
                     }
                 }
             }
-            Err(e) => errors::send_failed(0, &e),
         }
+        match to_report.as_slice() {
+            [] => {}
+            [i] => {
+                errors::send_failed(refused[*i].0, &refused[*i].1);
+            }
+            many => {
+                let (id, e) = &refused[many[0]];
+                godot_error!(
+                    "WebSocketServer.put_packet(): {} peers did not get the packet (peer {id}: {e}). Peers whose outbound queue stays full are not reported again until a send to them succeeds.",
+                    many.len()
+                );
+            }
+        }
+        refused
+            .first()
+            .map_or(Error::OK, |(_, e)| errors::send_error_code(e))
     }
 
     /// Drains the core's events in order, making packets readable and emitting signals. Signal
@@ -688,6 +723,7 @@ impl WebSocketServer {
                     PeerEntry {
                         object,
                         handle: peer,
+                        full_queue: errors::FullQueueReport::default(),
                     },
                 );
                 if self.multiplayer {
@@ -704,10 +740,14 @@ impl WebSocketServer {
                 };
                 if self.multiplayer {
                     self.mp_inbox.push_back((entry.handle.clone(), data));
-                    self.signals().peer_packet().emit(peer as i64);
+                    if self.base().has_connections(&self.peer_packet_name) {
+                        self.signals().peer_packet().emit(peer as i64);
+                    }
                 } else {
                     entry.object.bind_mut().push_message(data, text);
-                    self.signals().data_received().emit(peer as i64);
+                    if self.base().has_connections(&self.data_received_name) {
+                        self.signals().data_received().emit(peer as i64);
+                    }
                 }
             }
             Event::CloseRequest { peer, code, reason } => {
