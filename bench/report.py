@@ -575,8 +575,9 @@ def markdown(results: dict, results_path: str, svg_name: str) -> str:
     L.append("- **idle**: the main thread's time per frame in `poll()` (+ an empty drain loop) with 5,000 "
              "open, silent connections; frame time = wall time ÷ frames. RSS/conn = (VmRSS with the "
              "connections − VmRSS before) ÷ connections.")
-    L.append("- All server threads share CPU 0: our network thread competes with the flat-out Godot "
-             "main thread, and so does any thread of the engine servers.")
+    L.append("- All server threads share CPU 0. Our server inside a flat-out Godot runs its reactor on "
+             "the main thread, in poll(), and its network thread stays parked (ARCHITECTURE.md, \"Who runs "
+             "the reactor\"); poll+drain then includes the socket work, as it does for the engine servers.")
     L.append("")
     return "\n".join(L)
 

@@ -89,8 +89,7 @@ SCENARIOS = {
                           "paced": True, "once": True,
                           "only": ["ours_raw", "ours_mp", "godot_mp"],
                           "label": "echo 1x1, 64 B, Godot's default frame pacing"},
-    # Informational: without taskset our network thread need not share a CPU with the spinning
-    # main thread (and wsload floats too), which is what decides our 1 x 1 latency.
+    # Informational: without taskset the server's threads and wsload may use both CPUs.
     "echo_1x1_64_unpinned": {"type": "echo", "connections": 1, "in_flight": 1, "size": 64,
                              "pin": False, "once": True,
                              "only": ["ours_raw", "ours_mp", "godot_mp", "core"],

@@ -1,8 +1,9 @@
 //! A WebSocket server core with no Godot types in it.
 //!
-//! One network thread (the [reactor](reactor)) owns the listening socket and every connection:
-//! HTTP upgrades, framing, the closing handshake, limits and timeouts all happen there. The
-//! thread that owns the [`Server`] takes [`Event`]s with [`Server::drain_events`] and gives
+//! A [reactor](reactor) owns the listening socket and every connection: HTTP upgrades, framing,
+//! the closing handshake, limits and timeouts all happen there. A network thread runs it; when the
+//! thread that owns the [`Server`] polls flat out, its [`Server::drain_events`] calls run it
+//! instead (see `pace.rs`). That thread takes [`Event`]s with [`Server::drain_events`] and gives
 //! commands through a [`Sender`]; both directions move whole batches under a lock and a
 //! `mio::Waker`. See ARCHITECTURE.md at the repository root.
 #![deny(missing_docs, missing_debug_implementations, unused_must_use)]

@@ -26,9 +26,11 @@ use crate::tls;
 /// A WebSocket server: the Godot 3 class, for Godot 4.
 ///
 /// Call `listen(port)`, then `poll()` every frame (e.g. in `_process`): signals are emitted and
-/// received packets become readable only inside `poll()`. All network work (accepting, the HTTP
-/// upgrade, framing, timeouts) runs on a separate thread, so `poll()` costs only what happened
-/// since the last call.
+/// received packets become readable only inside `poll()`. At a game's frame rate all network work
+/// (accepting, the HTTP upgrade, framing, timeouts) runs on a separate thread, so `poll()` costs
+/// only what happened since the last call; when `poll()` is called flat out (frames less than
+/// 4 ms apart, e.g. a headless server without frame pacing) it does that work itself, which saves
+/// the hand-over between threads.
 ///
 /// Raw mode (the default): each client is a [WebSocketServerPeer] from `get_peer(id)`, with
 /// `client_connected`, `data_received`, `client_close_request` and `client_disconnected`.
