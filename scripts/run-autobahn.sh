@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The Autobahn|Testsuite fuzzingclient (the WebSocket conformance suite) against the
-# WebSocketServer running inside a headless Godot 4 (godot-project/tests/servers/autobahn_echo.gd),
+# WebSocketServer running inside a headless Godot 4 (godot-project/tests/servers/echo_server.gd),
 # over ws:// and then wss://.
 #
 #   scripts/run-autobahn.sh
@@ -192,7 +192,8 @@ start_server() {
   local log="$logs/server-$name.log" deadline=$((SECONDS + startup_timeout))
   GDRUST_SUPPRESSED_WARNINGS=shadowed_method \
     timeout --kill-after=5 $((lifetime + 30)) "$godot" --headless --path "$repo/godot-project" \
-    --script res://tests/servers/autobahn_echo.gd -- --port 0 --lifetime "$lifetime" "$@" \
+    --script res://tests/servers/echo_server.gd -- --port 0 --lifetime "$lifetime" \
+    --buffers 16384,4096,16384,4096 --flat-out --no-shutdown "$@" \
     >"$log" 2>&1 </dev/null &
   server_pid=$!
   server_port=""

@@ -20,64 +20,6 @@ use websocket_server_core::{
 const KIB: usize = 1024;
 const MIB: usize = 1024 * 1024;
 
-/// A payload of `len` printable ASCII bytes (valid as text), varied so a shifted or truncated copy
-/// does not compare equal.
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| b'a' + (i % 23) as u8).collect()
-}
-
-/// Client sends `payload`; the test thread (the server's main thread) takes the Message event,
-/// checks it, sends it back with `sender().send` and consumes it; the client must get the same
-/// type and bytes.
-fn echo_through_main_thread(
-    h: &mut Harness,
-    client: &mut Client,
-    peer: &PeerHandle,
-    payload: &[u8],
-    text: bool,
-) {
-    let outgoing = if text {
-        Message::text(String::from_utf8(payload.to_vec()).unwrap())
-    } else {
-        Message::binary(payload.to_vec())
-    };
-    client.send(outgoing).expect("client sends");
-    let (data, is_text) = h.wait_message(peer.id());
-    assert_eq!(
-        is_text,
-        text,
-        "text flag of a {}-byte message",
-        payload.len()
-    );
-    assert!(
-        data == payload,
-        "server got {} bytes, client sent {}",
-        data.len(),
-        payload.len()
-    );
-    h.sender()
-        .send(peer, &data, is_text)
-        .expect("echo accepted for sending");
-    h.sender().consume_inbound(peer, data.len());
-    let (got, got_text) = match recv(client) {
-        Message::Text(t) => (t.as_bytes().to_vec(), true),
-        Message::Binary(b) => (b.to_vec(), false),
-        other => panic!("expected the echo, got {}", describe(&other)),
-    };
-    assert_eq!(
-        got_text,
-        text,
-        "echo type of a {}-byte message",
-        payload.len()
-    );
-    assert!(
-        got == payload,
-        "client got {} bytes back, sent {}",
-        got.len(),
-        payload.len()
-    );
-}
-
 // 1. Connecting.
 
 #[test]

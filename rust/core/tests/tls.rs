@@ -227,23 +227,6 @@ fn read_tls_until_closed(stream: &mut TlsStream) -> Vec<u8> {
     }
 }
 
-fn next<S: Read + Write>(client: &mut WebSocket<S>) -> Message {
-    match client.read() {
-        Ok(message) => message,
-        Err(e) => panic!("client read failed: {e}"),
-    }
-}
-
-fn next_close(client: &mut TlsClient) -> (u16, String) {
-    match next(client) {
-        Message::Close(Some(frame)) => (u16::from(frame.code), frame.reason.as_str().to_string()),
-        other => panic!(
-            "expected a Close frame with a code, got {}",
-            describe(&other)
-        ),
-    }
-}
-
 /// The client's next read ends a finished closing handshake: the server's close_notify (not
 /// merely a TCP EOF, which rustls reports as an error) makes tungstenite see `ConnectionClosed`.
 fn expect_closed_with_close_notify(client: &mut TlsClient) {
@@ -251,63 +234,6 @@ fn expect_closed_with_close_notify(client: &mut TlsClient) {
         Err(tungstenite::Error::ConnectionClosed) => {}
         other => panic!("expected a finished close ended by close_notify, got {other:?}"),
     }
-}
-
-/// A payload of `len` printable ASCII bytes (valid as text), varied so a shifted or truncated copy
-/// does not compare equal.
-fn pattern(len: usize) -> Vec<u8> {
-    (0..len).map(|i| b'a' + (i % 23) as u8).collect()
-}
-
-/// Client sends `payload`; the test thread takes the Message event, sends it back with
-/// `sender().send` and consumes it; the client must get the same type and bytes.
-fn echo_through_main_thread(
-    h: &mut Harness,
-    client: &mut TlsClient,
-    peer: &PeerHandle,
-    payload: &[u8],
-    text: bool,
-) {
-    let outgoing = if text {
-        Message::text(String::from_utf8(payload.to_vec()).unwrap())
-    } else {
-        Message::binary(payload.to_vec())
-    };
-    client.send(outgoing).expect("client sends");
-    let (data, is_text) = h.wait_message(peer.id());
-    assert_eq!(
-        is_text,
-        text,
-        "text flag of a {}-byte message",
-        payload.len()
-    );
-    assert!(
-        data == payload,
-        "server got {} bytes, client sent {}",
-        data.len(),
-        payload.len()
-    );
-    h.sender()
-        .send(peer, &data, is_text)
-        .expect("echo accepted for sending");
-    h.sender().consume_inbound(peer, data.len());
-    let (got, got_text) = match next(client) {
-        Message::Text(t) => (t.as_bytes().to_vec(), true),
-        Message::Binary(b) => (b.to_vec(), false),
-        other => panic!("expected the echo, got {}", describe(&other)),
-    };
-    assert_eq!(
-        got_text,
-        text,
-        "echo type of a {}-byte message",
-        payload.len()
-    );
-    assert!(
-        got == payload,
-        "client got {} bytes back, sent {}",
-        got.len(),
-        payload.len()
-    );
 }
 
 // 1. Echo.
@@ -541,7 +467,7 @@ fn client_close_4000_bye_over_tls_gives_close_request_then_clean_disconnect_and_
         ]
     );
     assert_eq!(
-        next_close(&mut client),
+        recv_close(&mut client),
         (4000, "bye".to_string()),
         "the server echoes the close"
     );
@@ -556,7 +482,7 @@ fn server_close_4001_over_tls_reaches_the_client_and_ends_clean_without_close_re
     let mut client = connect_tls(h.addr(), &trusting(&identity.cert));
     let peer = h.wait_connected().peer;
     h.sender().close(&peer, 4001, "kick");
-    assert_eq!(next_close(&mut client), (4001, "kick".to_string()));
+    assert_eq!(recv_close(&mut client), (4001, "kick".to_string()));
     // The client's next read sends its answer; the server then ends TLS and TCP.
     expect_closed_with_close_notify(&mut client);
     assert!(h.wait_disconnected(peer.id()), "disconnect should be clean");
@@ -840,7 +766,7 @@ fn fifty_concurrent_tls_clients_each_echo_ten_messages() {
                 for m in 0..MESSAGES {
                     let text = format!("client {c} message {m} {}", "x".repeat(c * 97 + m));
                     client.send(Message::text(text.clone())).unwrap();
-                    match next(&mut client) {
+                    match recv(&mut client) {
                         Message::Text(got) => {
                             assert_eq!(got.as_str(), text, "client {c} message {m}")
                         }
@@ -1020,7 +946,7 @@ fn burst_of_200_messages_of_64_kib_from_the_server_arrives_intact_and_in_order_o
         "12.5 MiB should not fit into the socket buffers at once"
     );
     for i in 0..COUNT {
-        match next(&mut client) {
+        match recv(&mut client) {
             Message::Binary(b) => {
                 assert_eq!(b.len(), LEN, "length of message {i}");
                 assert_eq!(b[..4], (i as u32).to_be_bytes(), "message {i} out of order");
@@ -1191,7 +1117,7 @@ fn bursts_to_a_slowly_reading_client_arrive_whole_including_the_tail_rustls_stil
         }
         // A round's last bytes are not followed by anything that would push them out.
         for i in 0..count {
-            match next(&mut client) {
+            match recv(&mut client) {
                 Message::Binary(b) => assert!(
                     b[..] == message(round, i)[..],
                     "round {round}: message {i} corrupted"

@@ -289,8 +289,8 @@ pub fn connect(addr: SocketAddr) -> Client {
         .0
 }
 
-/// Reads the next message; fails the test on an error or a timeout.
-pub fn recv(client: &mut Client) -> Message {
+/// Reads the next message (plain or TLS client); fails the test on an error or a timeout.
+pub fn recv<S: Read + Write>(client: &mut WebSocket<S>) -> Message {
     match client.read() {
         Ok(message) => message,
         Err(e) => panic!("client read failed: {e}"),
@@ -310,7 +310,7 @@ pub fn describe(message: &Message) -> String {
 }
 
 /// Reads the server's close frame: code and reason.
-pub fn recv_close(client: &mut Client) -> (u16, String) {
+pub fn recv_close<S: Read + Write>(client: &mut WebSocket<S>) -> (u16, String) {
     match recv(client) {
         Message::Close(Some(frame)) => (u16::from(frame.code), frame.reason.as_str().to_string()),
         other => panic!(
@@ -453,4 +453,62 @@ pub fn read_until_closed(stream: &mut TcpStream) -> Vec<u8> {
             Err(_) => return data, // reset
         }
     }
+}
+
+/// A payload of `len` printable ASCII bytes (valid as text), varied so a shifted or truncated copy
+/// does not compare equal.
+pub fn pattern(len: usize) -> Vec<u8> {
+    (0..len).map(|i| b'a' + (i % 23) as u8).collect()
+}
+
+/// Client (plain or TLS) sends `payload`; the test thread (the server's main thread) takes the
+/// Message event, checks it, sends it back with `sender().send` and consumes it; the client must
+/// get the same type and bytes.
+pub fn echo_through_main_thread<S: Read + Write>(
+    h: &mut Harness,
+    client: &mut WebSocket<S>,
+    peer: &PeerHandle,
+    payload: &[u8],
+    text: bool,
+) {
+    let outgoing = if text {
+        Message::text(String::from_utf8(payload.to_vec()).unwrap())
+    } else {
+        Message::binary(payload.to_vec())
+    };
+    client.send(outgoing).expect("client sends");
+    let (data, is_text) = h.wait_message(peer.id());
+    assert_eq!(
+        is_text,
+        text,
+        "text flag of a {}-byte message",
+        payload.len()
+    );
+    assert!(
+        data == payload,
+        "server got {} bytes, client sent {}",
+        data.len(),
+        payload.len()
+    );
+    h.sender()
+        .send(peer, &data, is_text)
+        .expect("echo accepted for sending");
+    h.sender().consume_inbound(peer, data.len());
+    let (got, got_text) = match recv(client) {
+        Message::Text(t) => (t.as_bytes().to_vec(), true),
+        Message::Binary(b) => (b.to_vec(), false),
+        other => panic!("expected the echo, got {}", describe(&other)),
+    };
+    assert_eq!(
+        got_text,
+        text,
+        "echo type of a {}-byte message",
+        payload.len()
+    );
+    assert!(
+        got == payload,
+        "client got {} bytes back, sent {}",
+        got.len(),
+        payload.len()
+    );
 }
