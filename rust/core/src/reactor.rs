@@ -379,20 +379,16 @@ impl Reactor {
 /// otherwise sleeps until the poller has something (or the next deadline) and runs a turn. Ends
 /// with [`Reactor::shutdown`] once the main thread asks it to stop.
 pub(crate) fn run_network_thread(reactor: Arc<Mutex<Reactor>>, shared: Arc<Shared>) {
-    let mut parked = false;
     while !shared.stop_requested.load(Ordering::Acquire) {
         if let Some(left) = shared.main_thread.spinning_for() {
             // Checked again when the main thread would count as stopped by then. Senders do not
             // wake a parked thread (see Sender::push).
             shared.network_thread_parked.store(true, Ordering::Release);
             std::thread::park_timeout(left);
-            parked = true;
             continue;
         }
-        if parked {
+        if shared.network_thread_parked.swap(false, Ordering::AcqRel) {
             // Taking over: commands queued while this thread was parked woke nobody.
-            shared.network_thread_parked.store(false, Ordering::Release);
-            parked = false;
             reactor.lock().turn();
             continue;
         }

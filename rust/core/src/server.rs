@@ -71,7 +71,7 @@ impl Sender {
     /// Meant for the end of a drain loop: replies queued while reading a batch leave together,
     /// without waiting for the next frame.
     pub fn flush(&self) {
-        if !self.shared.main_thread.is_spinning() || self.shared.commands.lock().is_empty() {
+        if self.shared.commands.lock().is_empty() || !self.shared.main_thread.is_spinning() {
             return;
         }
         if let Some(reactor) = self.reactor.upgrade() {

@@ -158,6 +158,37 @@ fn join(handles: Vec<thread::JoinHandle<Report>>) -> Report {
 }
 
 /// Waits until every connection's handshake ended (workers give up on each after the timeout).
+/// Echo and broadcast: opens `count` connections, waits until they are settled, lets them run
+/// `warmup_s` unmeasured, then `duration_s` measured. Returns the workers' report and the
+/// process CPU seconds of the measured window.
+#[allow(clippy::too_many_arguments)]
+fn run_measured(
+    common: &Common,
+    mode: Mode,
+    count: usize,
+    noun: &str,
+    ramp: usize,
+    warmup_s: f64,
+    duration_s: f64,
+) -> Result<(Report, f64), String> {
+    let shared = Arc::new(Shared::new());
+    let handles = spawn(common, &shared, mode, count, ramp, warmup_s, duration_s)?;
+    wait_settled(&shared, count);
+    let established = shared.established.load(Ordering::Acquire);
+    eprintln!(
+        "wsload: {established}/{count} {noun} established; warm-up {warmup_s} s, measuring {duration_s} s"
+    );
+    let start = shared.now_ns();
+    shared.start_ns.store(start, Ordering::Release);
+    let from = start + seconds(warmup_s);
+    let to = from + seconds(duration_s);
+    sleep_until(&shared, from);
+    let cpu0 = sys::process_cpu_s();
+    sleep_until(&shared, to);
+    let cpu_s = sys::process_cpu_s() - cpu0;
+    Ok((join(handles), cpu_s))
+}
+
 fn wait_settled(shared: &Shared, total: usize) {
     let started = shared.now_ns();
     let mut last_report = started;
@@ -238,31 +269,16 @@ fn echo(mut args: Args) -> Result<(String, bool), String> {
         return Err("--connections and --in-flight must be at least 1".into());
     }
     sys::raise_nofile_limit();
-    let shared = Arc::new(Shared::new());
     let mode = Mode::Echo { in_flight, size };
-    let handles = spawn(
+    let (r, cpu_s) = run_measured(
         &common,
-        &shared,
         mode,
         connections,
+        "connections",
         ramp,
         warmup_s,
         duration_s,
     )?;
-    wait_settled(&shared, connections);
-    let established = shared.established.load(Ordering::Acquire);
-    eprintln!(
-        "wsload: {established}/{connections} connections established; warm-up {warmup_s} s, measuring {duration_s} s"
-    );
-    let start = shared.now_ns();
-    shared.start_ns.store(start, Ordering::Release);
-    let from = start + seconds(warmup_s);
-    let to = from + seconds(duration_s);
-    sleep_until(&shared, from);
-    let cpu0 = sys::process_cpu_s();
-    sleep_until(&shared, to);
-    let cpu_s = sys::process_cpu_s() - cpu0;
-    let r = join(handles);
 
     let secs = duration_s;
     let (min_c, max_c) = min_max(&r.per_conn);
@@ -429,30 +445,15 @@ fn broadcast(mut args: Args) -> Result<(String, bool), String> {
         return Err("--clients must be at least 1".into());
     }
     sys::raise_nofile_limit();
-    let shared = Arc::new(Shared::new());
-    let handles = spawn(
+    let (r, cpu_s) = run_measured(
         &common,
-        &shared,
         Mode::Broadcast { size },
         clients,
+        "clients",
         ramp,
         warmup_s,
         duration_s,
     )?;
-    wait_settled(&shared, clients);
-    let established = shared.established.load(Ordering::Acquire);
-    eprintln!(
-        "wsload: {established}/{clients} clients established; warm-up {warmup_s} s, measuring {duration_s} s"
-    );
-    let start = shared.now_ns();
-    shared.start_ns.store(start, Ordering::Release);
-    let from = start + seconds(warmup_s);
-    let to = from + seconds(duration_s);
-    sleep_until(&shared, from);
-    let cpu0 = sys::process_cpu_s();
-    sleep_until(&shared, to);
-    let cpu_s = sys::process_cpu_s() - cpu0;
-    let r = join(handles);
     let (min_c, max_c) = min_max(&r.per_conn);
     let util = cpu_note(cpu_s, duration_s, common.threads);
     let json = JsonObject::new()

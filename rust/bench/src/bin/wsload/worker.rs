@@ -151,6 +151,18 @@ enum End {
     Done,
 }
 
+impl End {
+    /// How a connection in `phase` ends when its socket fails or closes: as planned while
+    /// closing, broken once established, failed during the handshake.
+    fn in_phase(phase: Phase, why: impl Into<String>) -> End {
+        match phase {
+            Phase::Closing => End::Done,
+            Phase::Ready => End::Broken(why.into()),
+            _ => End::Failed(why.into()),
+        }
+    }
+}
+
 struct Slot {
     generation: u32,
     conn: Option<Conn>,
@@ -641,22 +653,15 @@ fn read_all(
     loop {
         let n = match conn.stream.read(rbuf) {
             Ok(0) => {
-                return Err(match conn.phase {
-                    Phase::Closing => End::Done,
-                    Phase::Ready => End::Broken("the server closed the connection".into()),
-                    _ => End::Failed("the server closed the connection".into()),
-                })
+                return Err(End::in_phase(
+                    conn.phase,
+                    "the server closed the connection",
+                ))
             }
             Ok(n) => n,
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(match conn.phase {
-                    Phase::Closing => End::Done,
-                    Phase::Ready => End::Broken(e.to_string()),
-                    _ => End::Failed(e.to_string()),
-                })
-            }
+            Err(e) => return Err(End::in_phase(conn.phase, e.to_string())),
         };
         // One clock read per read call: every message in it arrived by now.
         let now = logic.shared.now_ns();
@@ -762,13 +767,7 @@ fn flush(conn: &mut Conn) -> Result<(), End> {
             }
             Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-            Err(e) => {
-                return Err(match conn.phase {
-                    Phase::Closing => End::Done,
-                    Phase::Ready => End::Broken(e.to_string()),
-                    _ => End::Failed(e.to_string()),
-                })
-            }
+            Err(e) => return Err(End::in_phase(conn.phase, e.to_string())),
         }
     }
     match conn.stream.flush_records() {
