@@ -97,6 +97,13 @@ pub struct WebSocketServer {
     /// skipped when nothing is connected (SceneMultiplayer does not listen to `peer_packet`).
     data_received_name: StringName,
     peer_packet_name: StringName,
+    /// Whether this mode's per-message signal has a listener, as last asked. Godot 4.3 has no
+    /// `has_connections()` (4.4 added it), and `get_signal_connection_list()` builds an Array,
+    /// so the answer is kept until it can have changed from "no" to "yes": a script connects
+    /// the signal outside `poll()`, or inside the handler of another signal. It is forgotten at
+    /// the start of each poll and after every other signal; a stale "yes" costs one emission
+    /// that nobody hears.
+    per_message_listened: Option<bool>,
 }
 
 #[godot_api]
@@ -125,6 +132,7 @@ impl IMultiplayerPeerExtension for WebSocketServer {
             target_peer: 0,
             data_received_name: StringName::from("data_received"),
             peer_packet_name: StringName::from("peer_packet"),
+            per_message_listened: None,
         }
     }
 
@@ -673,6 +681,7 @@ impl WebSocketServer {
     /// handlers may call back into this object (even stop()): no borrow is held while emitting.
     fn poll_events(&mut self) {
         let Some(server) = &self.server else { return };
+        self.per_message_listened = None;
         let mut events = std::mem::take(&mut self.events);
         server.drain_events(&mut events);
         let generation = self.generation;
@@ -686,7 +695,11 @@ impl WebSocketServer {
                 self.events = std::iter::once(event).chain(pending).collect();
                 return;
             }
+            let per_message = matches!(event, Event::Message { .. });
             self.handle_event(event);
+            if !per_message {
+                self.per_message_listened = None; // its handler may have connected the signal
+            }
         }
         drop(pending);
         if self.generation == generation {
@@ -703,6 +716,20 @@ impl WebSocketServer {
             }
             _ => false,
         }
+    }
+
+    fn per_message_signal_listened(&mut self) -> bool {
+        if let Some(known) = self.per_message_listened {
+            return known;
+        }
+        let name = if self.multiplayer {
+            &self.peer_packet_name
+        } else {
+            &self.data_received_name
+        };
+        let known = !self.base().get_signal_connection_list(name).is_empty();
+        self.per_message_listened = Some(known);
+        known
     }
 
     fn handle_event(&mut self, event: Event) {
@@ -742,12 +769,12 @@ impl WebSocketServer {
                 };
                 if self.multiplayer {
                     self.mp_inbox.push_back((entry.handle.clone(), data));
-                    if self.base().has_connections(&self.peer_packet_name) {
+                    if self.per_message_signal_listened() {
                         self.signals().peer_packet().emit(peer as i64);
                     }
                 } else {
                     entry.object.bind_mut().push_message(data, text);
-                    if self.base().has_connections(&self.data_received_name) {
+                    if self.per_message_signal_listened() {
                         self.signals().data_received().emit(peer as i64);
                     }
                 }
