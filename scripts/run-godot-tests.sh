@@ -2,7 +2,8 @@
 # Runs the GDScript integration tests in a headless Godot 4, one process per test file.
 #   scripts/run-godot-tests.sh [name-filter]
 # A test passes only with exit code 0, a "PASS" line, no "SCRIPT ERROR", no gdext panic, and
-# within its time limit (TEST_TIMEOUT seconds, default 120).
+# within its time limit (TEST_TIMEOUT seconds, default 120). GODOT_TESTS_SKIP="test_a test_b" skips
+# those tests (CI uses it for tests that need a newer Godot than the oldest one it runs).
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 filter=${1:-}
@@ -14,10 +15,15 @@ timeout_s=${TEST_TIMEOUT:-120}
 # The Godot 3 signature of disconnect_peer(id, code, reason) deliberately shadows MultiplayerPeer's.
 export GDRUST_SUPPRESSED_WARNINGS=shadowed_method
 
-passed=0; failed=0; failed_names=()
+passed=0; failed=0; skipped=0; failed_names=()
 for test in "$project"/tests/test_*.gd; do
   name=$(basename "$test" .gd)
   [[ -n "$filter" && "$name" != *"$filter"* ]] && continue
+  if [[ " ${GODOT_TESTS_SKIP:-} " == *" $name "* ]]; then
+    skipped=$((skipped + 1))
+    echo "skip  $name (GODOT_TESTS_SKIP)"
+    continue
+  fi
   log="$logs/$name.log"
   start=$(date +%s%N)
   timeout --kill-after=5 "$timeout_s" "$godot" --headless --path "$project" --script "res://tests/$name.gd" >"$log" 2>&1 </dev/null
@@ -41,5 +47,5 @@ for test in "$project"/tests/test_*.gd; do
     grep -E 'FAIL|ERROR|SCRIPT ERROR|panic' "$log" | head -20 | sed 's/^/      /'
   fi
 done
-echo "godot: $passed passed, $failed failed"
+echo "godot: $passed passed, $failed failed${GODOT_TESTS_SKIP:+, $skipped skipped}"
 (( failed == 0 && passed > 0 ))
