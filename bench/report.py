@@ -466,7 +466,7 @@ def markdown(results: dict, results_path: str, svg_name: str) -> str:
     # status of targets
     L.append("## Targets")
     L.append("")
-    L.append("\"ours\" is our WebSocketServer in multiplayer mode (`ours_mp`) unless stated; \"Godot MP\" is "
+    L.append("\"ours\" is our WebSocketMultiplayerServer (`ours_mp`) unless stated; \"Godot MP\" is "
              "Godot 4's `WebSocketMultiplayerPeer` (`godot_mp`). Medians.")
     L.append("")
     for name, met, nums in targets(summary):

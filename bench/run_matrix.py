@@ -3,10 +3,11 @@
 
     bench/run_matrix.py [--quick] [--repeats N] [--systems a,b] [--scenarios x,y] [--out FILE]
 
-Systems (servers): ours_raw, ours_mp (this repository's WebSocketServer in Godot 4, release
-library), godot_mp (Godot 4 WebSocketMultiplayerPeer), godot_tcp (Godot 4 TCPServer +
-WebSocketPeer), godot3 (Godot 3.2.3 WebSocketServer, godot3-server), core (core-server: our
-network core without Godot). See bench/README.md.
+Systems (servers): ours_raw, ours_mp (this repository's WebSocketServer and
+WebSocketMultiplayerServer in Godot 4, release library), godot_mp (Godot 4
+WebSocketMultiplayerPeer), godot_tcp (Godot 4 TCPServer + WebSocketPeer), godot3 (Godot 3.2.3
+WebSocketServer, godot3-server), core (core-server: our network core without Godot). See
+bench/README.md.
 
 Each run: the server is started pinned to CPU 0 (taskset), waits for its "LISTENING <port>" line,
 then wsload runs pinned to CPU 1; STATS lines of the server (main-thread work per frame) are kept
@@ -53,7 +54,7 @@ SYSTEMS = {
     "ours_raw": {"kind": "godot4", "script": "ours_raw.gd", "mp": False,
                  "label": "ours raw (WebSocketServer, signals)"},
     "ours_mp": {"kind": "godot4", "script": "ours_mp.gd", "mp": True,
-                "label": "ours MP (WebSocketServer, MultiplayerPeer API)"},
+                "label": "ours MP (WebSocketMultiplayerServer, MultiplayerPeer API)"},
     "godot_mp": {"kind": "godot4", "script": "godot_mp.gd", "mp": True,
                  "label": "Godot 4 WebSocketMultiplayerPeer"},
     "godot_tcp": {"kind": "godot4", "script": "godot_tcp.gd", "mp": False,
@@ -303,7 +304,6 @@ class Runner:
         self.tools = tools
         self.logdir = logdir
         self.env = dict(os.environ)
-        self.env["GDRUST_SUPPRESSED_WARNINGS"] = "shadowed_method"
         self.env.setdefault("LANG", "en_US.UTF-8")
         self.env["LANG"] = "en_US.UTF-8"
         self.server_extra = shlex.split(args.server_extra or "")

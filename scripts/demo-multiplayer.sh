@@ -8,8 +8,6 @@ set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 "$repo/scripts/build.sh" >/dev/null
 godot=$("$repo/scripts/get-godot.sh")
-# The Godot 3 signature of disconnect_peer(id, code, reason) deliberately shadows MultiplayerPeer's.
-export GDRUST_SUPPRESSED_WARNINGS=shadowed_method
 args=(--headless --path "$repo/godot-project" --script res://demo/run_mp_demo.gd)
 if [[ $# -gt 0 ]]; then
   args+=(-- "$1")

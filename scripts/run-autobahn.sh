@@ -190,8 +190,7 @@ server_port=""
 start_server() {
   local name=$1; shift
   local log="$logs/server-$name.log" deadline=$((SECONDS + startup_timeout))
-  GDRUST_SUPPRESSED_WARNINGS=shadowed_method \
-    timeout --kill-after=5 $((lifetime + 30)) "$godot" --headless --path "$repo/godot-project" \
+  timeout --kill-after=5 $((lifetime + 30)) "$godot" --headless --path "$repo/godot-project" \
     --script res://tests/servers/echo_server.gd -- --port 0 --lifetime "$lifetime" \
     --buffers 16384,4096,16384,4096 --flat-out --no-shutdown "$@" \
     >"$log" 2>&1 </dev/null &

@@ -137,8 +137,7 @@ server_port=""
 start_server() {
   local name=$1; shift
   local log="$logs/server-$name.log" deadline=$((SECONDS + startup_timeout))
-  GDRUST_SUPPRESSED_WARNINGS=shadowed_method \
-    timeout --kill-after=5 $((lifetime + 30)) "$godot" --headless --path "$project" \
+  timeout --kill-after=5 $((lifetime + 30)) "$godot" --headless --path "$project" \
     --script res://tests/servers/echo_server.gd -- --port 0 --lifetime "$lifetime" "$@" \
     >"$log" 2>&1 </dev/null &
   server_pid=$!

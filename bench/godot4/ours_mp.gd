@@ -1,6 +1,5 @@
 extends "res://bench_base.gd"
-## Our WebSocketServer (this repository's extension, release build) in multiplayer mode
-## (listen(port, [], true)), driven through the MultiplayerPeer API exactly like godot_mp.gd.
+## Our WebSocketMultiplayerServer (this repository's extension, release build), driven through the MultiplayerPeer API exactly like godot_mp.gd.
 ## Broadcast: set_target_peer(0) and one put_packet().
 
 var server: MultiplayerPeer
@@ -9,11 +8,11 @@ var server: MultiplayerPeer
 func _start(port: int) -> int:
 	if not _require_extension():
 		return -2
-	var s = ClassDB.instantiate("WebSocketServer")
+	var s = ClassDB.instantiate("WebSocketMultiplayerServer")
 	s.bind_ip = "127.0.0.1"
 	if raise_buffers:
 		s.set_buffers(BUFFER_BYTES / 1024, BUFFER_PACKETS, BUFFER_BYTES / 1024, BUFFER_PACKETS)
-	if s.listen(port, PackedStringArray(), true) != OK:
+	if s.listen(port) != OK:
 		return -1
 	server = s
 	server.peer_connected.connect(_on_connected)

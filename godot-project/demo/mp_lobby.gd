@@ -1,6 +1,6 @@
 extends Node
 ## The lobby of the multiplayer demo: the same node on the server (demo/mp_server.gd, our
-## WebSocketServer) and on every client (demo/mp_bot.gd, a stock WebSocketMultiplayerPeer), at
+## WebSocketMultiplayerServer) and on every client (demo/mp_bot.gd, a stock WebSocketMultiplayerPeer), at
 ## the path "Lobby" under each side's multiplayer root, so both declare the same RPCs.
 ##
 ## Each player has a name and a position on a 10x10 board. Clients ask the server (id 1); the

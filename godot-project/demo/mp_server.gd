@@ -1,5 +1,5 @@
 extends Node
-## Server side of the multiplayer demo: our WebSocketServer in multiplayer mode runs the lobby
+## Server side of the multiplayer demo: our WebSocketMultiplayerServer runs the lobby
 ## (demo/mp_lobby.gd) that stock Godot 4 clients join with
 ## WebSocketMultiplayerPeer.create_client("ws://127.0.0.1:PORT").
 ##
@@ -20,7 +20,7 @@ signal log_line(text: String)
 ## Every bot has left and exited; see summary().
 signal finished(summary: Dictionary)
 
-var server: WebSocketServer
+var server: WebSocketMultiplayerServer
 var api: SceneMultiplayer
 var lobby: Node
 ## Bot name -> process id.
@@ -44,16 +44,16 @@ func _ready() -> void:
 	api.peer_disconnected.connect(_on_peer_disconnected)
 
 
-## Starts listening on 127.0.0.1:`port` (0 = any free port) in multiplayer mode.
+## Starts listening on 127.0.0.1:`port` (0 = any free port).
 func start(port := 0) -> Error:
-	server = WebSocketServer.new()
+	server = WebSocketMultiplayerServer.new()
 	server.bind_ip = "127.0.0.1"
-	var err := server.listen(port, PackedStringArray(), true)
+	var err := server.listen(port)
 	if err != OK:
 		log_line.emit("[server] listen(%d) failed: %s" % [port, error_string(err)])
 		return err
 	api.multiplayer_peer = server
-	log_line.emit("[server] WebSocketServer listening on ws://127.0.0.1:%d (multiplayer mode, id %d)" % [server.get_local_port(), api.get_unique_id()])
+	log_line.emit("[server] WebSocketMultiplayerServer listening on ws://127.0.0.1:%d (id %d)" % [server.get_local_port(), api.get_unique_id()])
 	return OK
 
 

@@ -1,5 +1,5 @@
 extends SceneTree
-## The multiplayer demo: a lobby served by our WebSocketServer (demo/mp_server.gd) in this
+## The multiplayer demo: a lobby served by our WebSocketMultiplayerServer (demo/mp_server.gd) in this
 ## process, and three bot players (demo/mp_bot.gd, stock Godot 4 clients) in three other Godot
 ## processes. Prints the game as it happens and a SUMMARY line; exits 0 when every bot joined, saw
 ## the others, played its moves and left; 1 otherwise or after TIMEOUT_S seconds.
@@ -20,7 +20,7 @@ func _initialize() -> void:
 
 
 func _run() -> void:
-	if not ClassDB.class_exists("WebSocketServer"):
+	if not ClassDB.class_exists("WebSocketMultiplayerServer"):
 		printerr("The WebSocketServer extension is not loaded (run scripts/build.sh first).")
 		quit(1)
 		return

@@ -1,8 +1,8 @@
 extends "res://tests/lib/test_base.gd"
 ## Server lifecycle and configuration: listen() twice, a busy port, set_buffers(), bind_ip
 ## (IPv4, IPv6, dual stack, bad values), handshake_timeout against silent and stalled raw TCP
-## clients, extra headers in the 101 reply, the MultiplayerPeer status methods, and a garbage
-## request.
+## clients, extra headers in the 101 reply, the MultiplayerPeer status methods (of
+## WebSocketMultiplayerServer; WebSocketServer is no MultiplayerPeer), and a garbage request.
 
 const RAW_REQUEST := "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
 const HALF_REQUEST := "GET / HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
@@ -170,7 +170,11 @@ func test_busy_port() -> void:
 	var err := second.listen(port)
 	check(err != OK, "(b) listen() on a busy port returns an Error (got %s)" % error_string(err))
 	check_eq(second.is_listening(), false, "(b) is_listening() after listen() on a busy port failed")
-	check_eq(second.get_connection_status(), MultiplayerPeer.CONNECTION_DISCONNECTED, "(b) status of the server that failed to listen")
+	var mp_second := WebSocketMultiplayerServer.new()
+	mp_second.bind_ip = "127.0.0.1"
+	var mp_err := mp_second.listen(port)
+	check(mp_err != OK, "(b) WebSocketMultiplayerServer.listen() on a busy port returns an Error (got %s)" % error_string(mp_err))
+	check_eq(mp_second.get_connection_status(), MultiplayerPeer.CONNECTION_DISCONNECTED, "(b) status of the multiplayer server that failed to listen")
 	second.poll()  # harmless on a server that is not listening
 	var pair := await connect_identified(first, "ws://127.0.0.1:%d" % port, "(b)")
 	if pair[1] >= 0:
@@ -359,14 +363,21 @@ func test_extra_headers() -> void:
 	stop_polling(pair2[0])
 
 
-## (g) MultiplayerPeer view of a raw-mode server.
+## (g) The MultiplayerPeer view: WebSocketServer is a RefCounted with Godot 3's API only;
+## WebSocketMultiplayerServer reports its status to the engine, and its peers' messages go to its
+## MultiplayerPeer packet queue, not to the peer objects.
 func test_multiplayer_status() -> void:
 	section("(g) MultiplayerPeer status methods")
-	var server := WebSocketServer.new()
+	var raw: Object = WebSocketServer.new()  # typed WebSocketServer, "is MultiplayerPeer" would not even parse
+	check(raw is RefCounted and not (raw is MultiplayerPeer), "(g) WebSocketServer is a RefCounted, not a MultiplayerPeer")
+	for method in ["get_connection_status", "get_unique_id", "get_available_packet_count", "put_packet"]:
+		check(not raw.has_method(method), "(g) WebSocketServer has no MultiplayerPeer/PacketPeer method %s()" % method)
+	var server := WebSocketMultiplayerServer.new()
+	check(server is MultiplayerPeer, "(g) WebSocketMultiplayerServer is a MultiplayerPeer")
 	server.bind_ip = "127.0.0.1"
 	check_eq(server.get_connection_status(), MultiplayerPeer.CONNECTION_DISCONNECTED, "(g) status before listen()")
 	check_eq(server.listen(0), OK, "(g) listen()")
-	track(server)
+	keep_polled(server)
 	check_eq(server.get_connection_status(), MultiplayerPeer.CONNECTION_CONNECTED, "(g) status while listening")
 	check_eq(server.get_unique_id(), 1, "(g) get_unique_id()")
 	# MultiplayerPeer has no script-callable is_server() in Godot 4 (only the _is_server virtual,
@@ -379,13 +390,14 @@ func test_multiplayer_status() -> void:
 	check_eq(api.get_unique_id(), 1, "(g) multiplayer.get_unique_id() with the server as multiplayer_peer")
 	api.multiplayer_peer = null
 	check_eq(server.is_listening(), true, "(g) still listening after being detached from the MultiplayerAPI")
-	var pair := await connect_identified(server, "ws://127.0.0.1:%d" % server.get_local_port(), "(g)")
-	if pair[1] >= 0:
-		var peer: WebSocketServerPeer = server.get_peer(pair[1])
-		pair[0].send_text("unread")
-		await wait_until(func(): return peer.get_available_packet_count() > 0, "(g) message reaches the peer object")
-		check_eq(server.get_available_packet_count(), 0, "(g) server get_available_packet_count() in raw mode (messages go to the peer objects)")
-	stop_polling(pair[0])
+	var client := await connect_client("ws://127.0.0.1:%d" % server.get_local_port())
+	if await wait_until(func(): return server.get_peer_ids().size() == 1, "(g) the client appears in get_peer_ids()"):
+		var peer: WebSocketServerPeer = server.get_peer(server.get_peer_ids()[0])
+		await wait_until(func(): return client.get_available_packet_count() > 0, "(g) the 4-byte id message reaches the client")
+		client.send_text("unread")
+		await wait_until(func(): return server.get_available_packet_count() > 0, "(g) the message reaches the server's packet queue")
+		check_eq(peer.get_available_packet_count(), 0, "(g) the peer object's get_available_packet_count() (messages go to the MultiplayerPeer queue)")
+	stop_polling(client)
 	server.stop()
 	check_eq(server.get_connection_status(), MultiplayerPeer.CONNECTION_DISCONNECTED, "(g) status after stop()")
 	check_eq(server.is_listening(), false, "(g) is_listening() after stop()")

@@ -1,6 +1,6 @@
 extends "res://tests/lib/test_base.gd"
 ## The multiplayer demo's flow (what demo/run_mp_demo.gd runs): the lobby served by our
-## WebSocketServer (demo/mp_server.gd) in this process, three bots (demo/mp_bot.gd, stock Godot 4
+## WebSocketMultiplayerServer (demo/mp_server.gd) in this process, three bots (demo/mp_bot.gd, stock Godot 4
 ## clients) in other processes. Asserts the summary: every bot joined, saw the others and every
 ## move, left cleanly and exited with 0. Then runs demo/run_mp_demo.gd itself in another Godot
 ## and checks its exit code and SUMMARY line.
@@ -14,7 +14,7 @@ var lines: Array = []
 
 
 func run_tests() -> void:
-	if not check(ClassDB.class_exists("WebSocketServer"), "class WebSocketServer is registered (extension loaded)"):
+	if not check(ClassDB.class_exists("WebSocketMultiplayerServer"), "class WebSocketMultiplayerServer is registered (extension loaded)"):
 		return
 	mp_server = MpServer.new()
 	mp_server.name = "MpServer"

@@ -21,7 +21,7 @@ var error_log := ErrorLog.new()
 
 
 func run_tests() -> void:
-	if not check(ClassDB.class_exists("WebSocketServer"), "class WebSocketServer is registered (extension loaded)"):
+	if not check(ClassDB.class_exists("WebSocketMultiplayerServer"), "class WebSocketMultiplayerServer is registered (extension loaded)"):
 		return
 	OS.add_logger(error_log)
 	await scenario()
@@ -32,9 +32,9 @@ func run_tests() -> void:
 
 
 func scenario() -> void:
-	var server := WebSocketServer.new()
+	var server := WebSocketMultiplayerServer.new()
 	server.bind_ip = "127.0.0.1"
-	if not check_eq(server.listen(0, PackedStringArray(), true), OK, "listen(0, [], true)"):
+	if not check_eq(server.listen(0), OK, "listen(0)"):
 		return
 	var multiplayer := get_multiplayer()
 	multiplayer.multiplayer_peer = server

@@ -3,7 +3,7 @@ extends "res://tests/lib/test_base.gd"
 ## process: the server under /root/Server with its own SceneMultiplayer, each stock client
 ## (WebSocketMultiplayerPeer) under /root/<name> with another (SceneTree.set_multiplayer).
 ##
-## - listen(0, ["game-v1"], true): a client offering "game-v1" joins and RPCs work both ways; a
+## - WebSocketMultiplayerServer.listen(0, ["game-v1"]): a client offering "game-v1" joins and RPCs work both ways; a
 ##   client offering ["other", "game-v1"] joins too; clients offering "other" or nothing are
 ##   refused (connection_failed) and the server sees no peer.
 ## - A server that is not listening cannot be assigned to multiplayer_peer: the engine's own
@@ -20,7 +20,7 @@ var sides: Dictionary = {}
 
 
 func run_tests() -> void:
-	if not check(ClassDB.class_exists("WebSocketServer"), "class WebSocketServer is registered (extension loaded)"):
+	if not check(ClassDB.class_exists("WebSocketMultiplayerServer"), "class WebSocketMultiplayerServer is registered (extension loaded)"):
 		return
 	OS.add_logger(error_log)
 	await scenario()
@@ -37,7 +37,7 @@ func scenario() -> void:
 	# --- assigning a server that is not listening: the engine refuses it -----------------------
 	var server_api := add_side("Server")
 	var offline: MultiplayerPeer = server_api.multiplayer_peer
-	var server := WebSocketServer.new()
+	var server := WebSocketMultiplayerServer.new()
 	server.bind_ip = "127.0.0.1"
 	check_eq(server.get_connection_status(), MultiplayerPeer.CONNECTION_DISCONNECTED, "status before listen()")
 	error_log.take()
@@ -49,7 +49,7 @@ func scenario() -> void:
 	check(server_api.multiplayer_peer != server, "the server was not assigned")
 
 	# --- right after listen() it can be assigned --------------------------------------------------
-	if not check_eq(server.listen(0, PackedStringArray(["game-v1"]), true), OK, "listen(0, [\"game-v1\"], true)"):
+	if not check_eq(server.listen(0, PackedStringArray(["game-v1"])), OK, "listen(0, [\"game-v1\"])"):
 		return
 	server_api.multiplayer_peer = server
 	check_eq(error_log.take(), PackedStringArray(), "no error assigning a listening server")

@@ -1,5 +1,5 @@
 extends "res://tests/mp/mp_test_base.gd"
-## MultiplayerSpawner + MultiplayerSynchronizer over our WebSocketServer (in this process,
+## MultiplayerSpawner + MultiplayerSynchronizer over our WebSocketMultiplayerServer (in this process,
 ## assigned to the scene tree's MultiplayerAPI) to two stock Godot 4 clients in other processes
 ## (tests/mp/client_main.gd + tests/mp/world.gd at /root/World on both sides).
 ## - a player scene (tests/mp/player.tscn, add_spawnable_scene; synchronizer in the .tscn:
@@ -18,7 +18,7 @@ var world: Node
 
 
 func run_tests() -> void:
-	if not check(ClassDB.class_exists("WebSocketServer"), "class WebSocketServer is registered (extension loaded)"):
+	if not check(ClassDB.class_exists("WebSocketMultiplayerServer"), "class WebSocketMultiplayerServer is registered (extension loaded)"):
 		return
 	await scenario()
 	reap_children()
@@ -29,9 +29,9 @@ func run_tests() -> void:
 
 
 func scenario() -> void:
-	var server := WebSocketServer.new()
+	var server := WebSocketMultiplayerServer.new()
 	server.bind_ip = "127.0.0.1"
-	if not check_eq(server.listen(0, PackedStringArray(), true), OK, "listen(0, [], true)"):
+	if not check_eq(server.listen(0), OK, "listen(0)"):
 		return
 	world = World.new()
 	world.name = "World"

@@ -1,5 +1,5 @@
 extends "res://tests/mp/mp_test_base.gd"
-## @rpc between our WebSocketServer (multiplayer mode, in this process, assigned to the scene
+## @rpc between our WebSocketMultiplayerServer (in this process, assigned to the scene
 ## tree's MultiplayerAPI) and three stock Godot 4 clients in three other Godot processes
 ## (tests/mp/client_main.gd + tests/mp/game.gd at /root/Game on both sides):
 ## server -> client (rpc and rpc_id), client -> server (remote sender id), client -> client
@@ -19,7 +19,7 @@ var ping_token := 0
 
 
 func run_tests() -> void:
-	if not check(ClassDB.class_exists("WebSocketServer"), "class WebSocketServer is registered (extension loaded)"):
+	if not check(ClassDB.class_exists("WebSocketMultiplayerServer"), "class WebSocketMultiplayerServer is registered (extension loaded)"):
 		return
 	await scenario()
 	reap_children()
@@ -31,9 +31,9 @@ func run_tests() -> void:
 
 
 func scenario() -> void:
-	var server := WebSocketServer.new()
+	var server := WebSocketMultiplayerServer.new()
 	server.bind_ip = "127.0.0.1"
-	if not check_eq(server.listen(0, PackedStringArray(), true), OK, "listen(0, [], true)"):
+	if not check_eq(server.listen(0), OK, "listen(0)"):
 		return
 	game = Game.new()
 	game.name = "Game"

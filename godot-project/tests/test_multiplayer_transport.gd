@@ -1,19 +1,18 @@
 extends "res://tests/lib/test_base.gd"
-## Multiplayer mode at the MultiplayerPeer level, against Godot 4's own
+## WebSocketMultiplayerServer at the MultiplayerPeer level, against Godot 4's own
 ## WebSocketMultiplayerPeer client: id handshake, addressing, relay targets, refusal, close.
 
 var events: Array = []
 
 
 func run_tests() -> void:
-	var server := WebSocketServer.new()
+	var server := WebSocketMultiplayerServer.new()
 	server.bind_ip = "127.0.0.1"
-	check_eq(server.listen(0, PackedStringArray(), true), OK, "listen in multiplayer mode")
+	check_eq(server.listen(0), OK, "listen in multiplayer mode")
 	keep_polled(server)
 	server.peer_connected.connect(func(id): events.append(["connected", id]))
 	server.peer_disconnected.connect(func(id): events.append(["disconnected", id]))
 	server.peer_packet.connect(func(id): events.append(["packet", id]))
-	server.client_connected.connect(func(id, _p): events.append(["raw-connected", id]))
 	check_eq(server.get_unique_id(), 1, "server unique id")
 	check(server.is_server_relay_supported(), "relay supported")
 	check_eq(server.get_connection_status(), MultiplayerPeer.CONNECTION_CONNECTED, "status while listening")
@@ -30,7 +29,8 @@ func run_tests() -> void:
 	var ids := clients.map(func(c): return c.get_unique_id())
 	check(ids[0] >= 2 and ids[1] >= 2 and ids[0] != ids[1], "clients got distinct ids >= 2: %s" % [ids])
 	await wait_until(func(): return events.filter(func(e): return e[0] == "connected").size() == 2, "peer_connected x2")
-	check(events.filter(func(e): return e[0] == "raw-connected").is_empty(), "no client_connected in multiplayer mode")
+	for raw_signal in ["client_connected", "client_disconnected", "data_received"]:
+		check(not server.has_signal(raw_signal), "WebSocketMultiplayerServer has no %s signal (peer_connected/peer_disconnected/peer_packet instead)" % raw_signal)
 	check_eq(clients[0].get_packet_peer() if clients[0].get_available_packet_count() > 0 else 1, 1, "client sees nothing yet")
 
 	# client -> server: get_packet_peer/channel/mode describe the head packet

@@ -38,7 +38,8 @@ func _process(_delta: float) -> bool:
 	return false
 
 
-## Polls `object` (a WebSocketServer, WebSocketPeer, ...) every frame from now on.
+## Polls `object` (a WebSocketServer, WebSocketMultiplayerServer, WebSocketPeer, ...) every frame
+## from now on.
 func keep_polled(object) -> void:
 	if not _polled.has(object):
 		_polled.append(object)
@@ -126,7 +127,7 @@ func finish() -> void:
 	for object in _polled:
 		if not is_instance_valid(object):
 			continue
-		if object is WebSocketServer:
+		if object is WebSocketServer or object is WebSocketMultiplayerServer:
 			object.stop()
 		disconnect_all(object)
 	_polled.clear()

@@ -1,5 +1,5 @@
 extends Node
-## The node of test_mp_rpc.gd, at /root/Game on the server (the test's process, our WebSocketServer)
+## The node of test_mp_rpc.gd, at /root/Game on the server (the test's process, our WebSocketMultiplayerServer)
 ## and on every stock client (tests/mp/client_main.gd): both sides declare the same RPCs.
 ##
 ## Server side (client_name == ""): records what the clients report and send.

@@ -1,6 +1,6 @@
 extends Node
 ## The node of test_mp_replication.gd, at /root/World on the server (the test's process, our
-## WebSocketServer) and on every stock client (tests/mp/client_main.gd). Both sides build the same
+## WebSocketMultiplayerServer) and on every stock client (tests/mp/client_main.gd). Both sides build the same
 ## children in code:
 ##   Players        where PlayerSpawner puts tests/mp/player.tscn instances (add_spawnable_scene;
 ##                  their synchronizer is configured in the .tscn)

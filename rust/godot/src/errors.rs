@@ -66,8 +66,8 @@ impl FullQueueReport {
 }
 
 /// Reports a failed listen() with `push_error` and returns the matching `Error`.
-pub fn start_failed(port: u16, bind_ip: &str, error: &StartError) -> Error {
-    godot_error!("WebSocketServer.listen({port}) on bind_ip \"{bind_ip}\" failed: {error}.");
+pub fn start_failed(class: &str, port: u16, bind_ip: &str, error: &StartError) -> Error {
+    godot_error!("{class}.listen({port}) on bind_ip \"{bind_ip}\" failed: {error}.");
     match error {
         StartError::AddressInUse(_) => Error::ERR_ALREADY_IN_USE,
         StartError::Bind(_) => Error::ERR_CANT_CREATE,

@@ -1,14 +1,18 @@
-//! The Godot 4 binding of the WebSocket server: the `WebSocketServer` class and its per-peer
+//! The Godot 4 binding of the WebSocket server: the classes `WebSocketServer` (Godot 3's class,
+//! raw WebSocket), `WebSocketMultiplayerServer` (a Godot 4 `MultiplayerPeer`) and the per-peer
 //! `WebSocketServerPeer`. No sockets here: the network lives in `websocket-server-core`.
 
 use godot::prelude::*;
 
 mod errors;
+mod multiplayer_server;
 mod packet_buffer;
 mod peer;
 mod server;
+mod server_state;
 mod tls;
 
+pub use multiplayer_server::WebSocketMultiplayerServer;
 pub use peer::WebSocketServerPeer;
 pub use server::WebSocketServer;
 

@@ -13,11 +13,13 @@ use websocket_server_core::{close_code, Bytes, PeerHandle, Sender, UpgradeReques
 use crate::errors;
 use crate::packet_buffer::{self, HandedPacket};
 
-/// One client connection of a [WebSocketServer], returned by `WebSocketServer.get_peer(id)`.
+/// One client connection of a [WebSocketServer] or a [WebSocketMultiplayerServer], returned by
+/// the server's `get_peer(id)`.
 ///
-/// Packets arrive here when the server's `poll()` runs (raw mode). `get_packet()`/`get_var()`
-/// read them in order; `put_packet()`/`put_var()` send, as text or binary frames according to
-/// the write mode. After the peer has disconnected the object stays valid: it reports
+/// With a [WebSocketServer], packets arrive here when the server's `poll()` runs (a
+/// [WebSocketMultiplayerServer] queues them for the MultiplayerAPI instead). `get_packet()` and
+/// `get_var()` read them in order; `put_packet()`/`put_var()` send, as text or binary frames
+/// according to the write mode. After the peer has disconnected the object stays valid: it reports
 /// `is_connected_to_host() == false` and refuses to send.
 #[derive(GodotClass)]
 #[class(tool, no_init, base=PacketPeerExtension)]

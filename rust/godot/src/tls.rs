@@ -9,8 +9,9 @@ use websocket_server_core::tls::identity_warnings;
 use websocket_server_core::TlsIdentity;
 
 /// The identity to serve wss:// with, `None` for ws://, or the error listen() returns (already
-/// reported with push_error).
+/// reported with push_error). `class` names the server class in messages.
 pub fn identity(
+    class: &str,
     key: Option<&Gd<CryptoKey>>,
     certificate: Option<&Gd<X509Certificate>>,
     ca_chain: Option<&Gd<X509Certificate>>,
@@ -18,16 +19,16 @@ pub fn identity(
     let (key, certificate) = match (key, certificate) {
         (None, None) => {
             if ca_chain.is_some() {
-                godot_warn!("WebSocketServer: ca_chain is set without private_key and ssl_certificate; serving ws:// (no TLS).");
+                godot_warn!("{class}: ca_chain is set without private_key and ssl_certificate; serving ws:// (no TLS).");
             }
             return Ok(None);
         }
         (Some(_), None) => {
-            godot_error!("WebSocketServer.listen(): private_key is set but ssl_certificate is not; set both for wss://, or neither for ws://.");
+            godot_error!("{class}.listen(): private_key is set but ssl_certificate is not; set both for wss://, or neither for ws://.");
             return Err(Error::ERR_INVALID_PARAMETER);
         }
         (None, Some(_)) => {
-            godot_error!("WebSocketServer.listen(): ssl_certificate is set but private_key is not; set both for wss://, or neither for ws://.");
+            godot_error!("{class}.listen(): ssl_certificate is set but private_key is not; set both for wss://, or neither for ws://.");
             return Err(Error::ERR_INVALID_PARAMETER);
         }
         (Some(key), Some(certificate)) => (key, certificate),
@@ -39,12 +40,12 @@ pub fn identity(
         .done()
         .to_string();
     if private_key.trim().is_empty() {
-        godot_error!("WebSocketServer.listen(): private_key holds no key (generate one with Crypto.generate_rsa() or load one).");
+        godot_error!("{class}.listen(): private_key holds no key (generate one with Crypto.generate_rsa() or load one).");
         return Err(Error::ERR_INVALID_PARAMETER);
     }
     let certificate_chain = certificate.clone().save_to_string().to_string();
     if certificate_chain.trim().is_empty() {
-        godot_error!("WebSocketServer.listen(): ssl_certificate holds no certificate (generate one with Crypto.generate_self_signed_certificate() or load one).");
+        godot_error!("{class}.listen(): ssl_certificate holds no certificate (generate one with Crypto.generate_self_signed_certificate() or load one).");
         return Err(Error::ERR_INVALID_PARAMETER);
     }
     let extra_chain = ca_chain
@@ -56,7 +57,7 @@ pub fn identity(
         extra_chain,
     };
     for warning in identity_warnings(&identity, SystemTime::now()) {
-        godot_warn!("WebSocketServer: {warning}.");
+        godot_warn!("{class}: {warning}.");
     }
     Ok(Some(identity))
 }
