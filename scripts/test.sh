@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: Rust unit and loopback tests of the core, the GDScript integration tests in
 # a headless Godot 4 (provisioned into .cache/ unless GDRUST_GODOT_BIN or a `godot` 4.x on PATH is
-# given), third-party clients against the server in Godot, and the Autobahn conformance suite.
+# given), third-party clients against the server in Godot, the Autobahn conformance suite, and the
+# release zip unpacked into a fresh Godot project.
 # Every stage runs even when an earlier one fails; the summary at the end says which failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
@@ -25,6 +26,7 @@ stage "Building the extension" scripts/build.sh
 stage "GDScript integration tests in headless Godot 4" scripts/run-godot-tests.sh
 stage "Third-party clients (Python websockets, openssl s_client) against the server in Godot" scripts/run-client-tests.sh
 stage "Autobahn|Testsuite against the server inside Godot" scripts/run-autobahn.sh
+stage "The release zip (Linux libraries, glibc 2.28) in a fresh Godot project" scripts/test-release-zip.sh
 
 echo
 if (( ${#failed[@]} > 0 )); then
