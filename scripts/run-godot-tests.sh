@@ -37,6 +37,8 @@ for test in "$project"/tests/test_*.gd; do
   grep -q 'SCRIPT ERROR' "$log" && why="${why:+$why; }SCRIPT ERROR in output"
   grep -q 'ERROR: \[panic' "$log" && why="${why:+$why; }Rust panic in output"
   grep -q 'ObjectDB instances leaked at exit' "$log" && why="${why:+$why; }objects leaked at exit"
+  # Engine text-conversion errors come from our calls (e.g. the certificate PEM text): users would see them.
+  grep -q 'Unicode parsing error' "$log" && why="${why:+$why; }Unicode parsing error in output"
   # gdext's registration check (builds for Godot API >= 4.5): a #[func] or #[var] with the name of
   # a base class's method or property. A warning in gdext 0.5, an error from 0.6 on.
   grep -q 'shadows a \(method\|property\|constant\) of a base class' "$log" && why="${why:+$why; }gdext: a class member shadows a base class's"

@@ -2,7 +2,7 @@
 
 use std::time::SystemTime;
 
-use godot::classes::{CryptoKey, X509Certificate};
+use godot::classes::{CryptoKey, Engine, X509Certificate};
 use godot::global::Error;
 use godot::prelude::*;
 use websocket_server_core::tls::identity_warnings;
@@ -43,13 +43,13 @@ pub fn identity(
         godot_error!("{class}.listen(): private_key holds no key (generate one with Crypto.generate_rsa() or load one).");
         return Err(Error::ERR_INVALID_PARAMETER);
     }
-    let certificate_chain = certificate.clone().save_to_string().to_string();
+    let certificate_chain = certificate_pem(certificate);
     if certificate_chain.trim().is_empty() {
         godot_error!("{class}.listen(): ssl_certificate holds no certificate (generate one with Crypto.generate_self_signed_certificate() or load one).");
         return Err(Error::ERR_INVALID_PARAMETER);
     }
     let extra_chain = ca_chain
-        .map(|c| c.clone().save_to_string().to_string())
+        .map(certificate_pem)
         .unwrap_or_default();
     let identity = TlsIdentity {
         certificate_chain,
@@ -60,4 +60,17 @@ pub fn identity(
         godot_warn!("{class}: {warning}.");
     }
     Ok(Some(identity))
+}
+
+/// The PEM text of `certificate`. Godot 4.5.1 and later end the text of
+/// `X509Certificate.save_to_string()` with a stray NUL, which the engine reports as "Unicode
+/// parsing error" on every call (godotengine/godot#123013). The text is right apart from that
+/// last character, so the engine's error printing is off for the call and the character is cut.
+fn certificate_pem(certificate: &Gd<X509Certificate>) -> String {
+    let mut engine = Engine::singleton();
+    let was_printing = engine.is_printing_error_messages();
+    engine.set_print_error_messages(false);
+    let text = certificate.clone().save_to_string().to_string();
+    engine.set_print_error_messages(was_printing);
+    text.trim_end_matches(['\0', '\u{FFFD}']).to_string()
 }

@@ -1,0 +1,2 @@
+extends "res://tests/snippets/server_context.gd"
+## The wss:// snippet starts with `server`, like every `body` snippet of the server driver.
