@@ -19,6 +19,6 @@ target_dir=$(cargo metadata --format-version 1 --no-deps | python3 -c 'import js
 mkdir -p addons/websocket_server/bin
 dest="addons/websocket_server/bin/libwebsocket_server.linux.$profile.$arch.so"
 # Copy to a temporary name and rename: a running Godot keeps its mapped copy intact.
-cp "$target_dir/$profile/libwebsocket_server.so" "$dest.tmp"
-mv -f "$dest.tmp" "$dest"
+cp "$target_dir/$profile/libwebsocket_server.so" "$dest.$$.tmp"
+mv -f "$dest.$$.tmp" "$dest"
 echo "$repo/$dest"

@@ -1,17 +1,24 @@
 extends SceneTree
-## The multiplayer demo: a lobby served by our WebSocketMultiplayerServer (demo/mp_server.gd) in this
-## process, and three bot players (demo/mp_bot.gd, stock Godot 4 clients) in three other Godot
-## processes. Prints the game as it happens and a SUMMARY line; exits 0 when every bot joined, saw
-## the others, played its moves and left; 1 otherwise or after TIMEOUT_S seconds.
+## The multiplayer demo, headless: the demo scene (demo/multiplayer/multiplayer_demo.tscn) hosts
+## with our WebSocketMultiplayerServer in this process, as its Host button does, and three bots
+## join it: the same scene in three other Godot processes, each a stock Godot 4 client
+## (WebSocketMultiplayerPeer). Every player walks a path and waves; every peer checks that it saw
+## every player spawn (MultiplayerSpawner), arrive (MultiplayerSynchronizer) and wave (@rpc); the
+## bots then leave one by one, and the others see their players removed (see
+## demo/multiplayer/autopilot.gd).
+##
+## Prints the game as the host sees it and a SUMMARY line; exits 0 when all of that happened and
+## every bot exited with 0; 1 otherwise, or after TIMEOUT_S seconds.
 ##
 ##   godot --headless --path godot-project --script res://demo/run_mp_demo.gd [-- PORT]
 ## (scripts/demo-multiplayer.sh builds the extension and runs this.)
 
-const MpServer := preload("res://demo/mp_server.gd")
+const Demo := preload("res://demo/multiplayer/multiplayer_demo.tscn")
+const Autopilot := preload("res://demo/multiplayer/autopilot.gd")
 const BOTS := ["Alice", "Bob", "Carol"]
-const TIMEOUT_S := 40.0
+const TIMEOUT_S := 60.0
 
-var mp_server: Node
+var demo: Control
 var ended := false
 
 
@@ -22,24 +29,24 @@ func _initialize() -> void:
 func _run() -> void:
 	if not ClassDB.class_exists("WebSocketMultiplayerServer"):
 		printerr("The WebSocketServer extension is not loaded (run scripts/build.sh first).")
-		quit(1)
+		_end(1)
 		return
 	var args := OS.get_cmdline_user_args()
 	var port := int(args[0]) if args.size() > 0 and args[0].is_valid_int() else 0
-	mp_server = MpServer.new()
-	mp_server.name = "MpServer"
-	root.add_child(mp_server)
-	mp_server.log_line.connect(print)
-	mp_server.finished.connect(_on_finished)
-	if mp_server.start(port) != OK:
+	demo = Demo.instantiate()
+	root.add_child(demo)
+	demo.get_node("%Name").text = "Host"
+	if demo.host(port) != OK:
+		printerr("The demo could not host on port %d." % port)
 		_end(1)
 		return
+	demo.autopilot.finished.connect(_on_finished)
 	create_timer(TIMEOUT_S).timeout.connect(_on_timeout)
-	mp_server.spawn_bots(BOTS)
+	demo.autopilot.start_bots(BOTS)
 
 
 func _on_finished(summary: Dictionary) -> void:
-	print(MpServer.summary_line(summary))
+	_print_summary(summary)
 	_end(0 if summary["ok"] else 1)
 
 
@@ -47,13 +54,21 @@ func _on_timeout() -> void:
 	if ended:
 		return
 	printerr("TIMEOUT: the demo did not finish within %d s" % TIMEOUT_S)
-	mp_server.kill_bots()
-	print(MpServer.summary_line(mp_server.summary()))
+	demo.autopilot.kill_bots()
+	_print_summary(demo.autopilot.summary())
 	_end(1)
+
+
+func _print_summary(summary: Dictionary) -> void:
+	for problem in summary["problems"]:
+		print("  problem: ", problem)
+	print(Autopilot.summary_line(summary))
 
 
 func _end(code: int) -> void:
 	if ended:
 		return
 	ended = true
+	if demo != null:
+		demo.leave()
 	quit(code)
