@@ -1,5 +1,6 @@
 extends Node
-## A chat bot for demo/chat_server.gd, built on Godot 4's own WebSocketPeer (the client class).
+## A chat bot for demo/chat_server.gd: a script that "types" into demo/chat_client.gd, the client
+## the chat scene uses (on Godot 4's own WebSocketPeer).
 ##
 ## It connects to `url`, learns its id from the server's welcome notice, and when start_talking()
 ## is called says its `lines` one by one with `delay_s` between them. It prints everything it
@@ -9,6 +10,8 @@ extends Node
 ##
 ## Waiting for start_talking() and for the others' lines is what keeps a short demo
 ## deterministic: nobody talks before everyone is in, nobody leaves before hearing everyone.
+
+const ChatClient := preload("res://demo/chat_client.gd")
 
 ## Emitted once the connection is closed (cleanly or not); see `close_code` and `error`.
 signal finished
@@ -34,14 +37,19 @@ var close_code := -1
 var error := ""
 var is_finished := false
 
-var _ws := WebSocketPeer.new()
+## The connection: the same client the chat scene's "Join" button uses.
+var client: Node = ChatClient.new()
 var _talk_requested := false
 
 
 func _ready() -> void:
-	var err := _ws.connect_to_url(url)
+	client.name = "ChatClient"
+	add_child(client)
+	client.line_received.connect(_on_line_received)
+	client.closed.connect(_on_closed)
+	var err: Error = client.open(url)
 	if err != OK:
-		_end("connect_to_url(%s) failed: %s" % [url, error_string(err)])
+		_end("open(%s) failed: %s" % [url, error_string(err)])
 		return
 	_run()
 
@@ -53,26 +61,23 @@ func start_talking() -> void:
 
 ## Whether the connection is open (the bot may not have its id yet).
 func is_open() -> bool:
-	return _ws.get_ready_state() == WebSocketPeer.STATE_OPEN
+	return client.is_open()
 
 
-func _process(_delta: float) -> void:
-	# Godot 4's WebSocketPeer must be polled too: that reads the socket and updates the state.
-	_ws.poll()
-	while _ws.get_available_packet_count() > 0:
-		var text := _ws.get_packet().get_string_from_utf8()
-		received.append(text)
-		_say("got: " + text)
-		if text.begins_with("* welcome, you are client "):
-			my_id = int(text.get_slice("client ", 1))
-		elif text.begins_with("["):
-			chat_lines.append(text)
-	if not is_finished and _ws.get_ready_state() == WebSocketPeer.STATE_CLOSED:
-		close_code = _ws.get_close_code()
-		if close_code == 1000:
-			_end("")
-		else:
-			_end("connection closed: code %d, reason \"%s\"" % [close_code, _ws.get_close_reason()])
+func _on_line_received(text: String) -> void:
+	received.append(text)
+	_say("got: " + text)
+	my_id = client.my_id
+	if text.begins_with("["):
+		chat_lines.append(text)
+
+
+func _on_closed(code: int, reason: String) -> void:
+	close_code = code
+	if code == 1000:
+		_end("")
+	else:
+		_end("connection closed: code %d, reason \"%s\"" % [code, reason])
 
 
 ## The bot's life as one coroutine: wait, talk, listen, leave.
@@ -84,9 +89,9 @@ func _run() -> void:
 	for line in lines:
 		await get_tree().create_timer(delay_s).timeout
 		if not is_open():
-			return  # _process() reports how the connection ended
+			return  # _on_closed() reports how the connection ended
 		_say("says: " + line)
-		_ws.send_text(line)
+		client.send_line(line)
 	var deadline := Time.get_ticks_msec() + int(patience_s * 1000.0)
 	while chat_lines.size() < hear_before_leaving and is_open():
 		if Time.get_ticks_msec() > deadline:
@@ -96,7 +101,7 @@ func _run() -> void:
 		await get_tree().process_frame
 	if is_open():
 		_say("leaving")
-		_ws.close(1000, "bye")
+		client.close(1000, "bye")
 
 
 func _end(why: String) -> void:

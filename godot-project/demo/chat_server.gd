@@ -3,6 +3,7 @@ extends Node
 ## extension. Every text a client sends is relayed to every OTHER client, prefixed with the
 ## sender's id: "[12345] hello". The server also sends short notices that start with "* ":
 ##   "* welcome, you are client 12345"   (to a client that just connected)
+##   "* peers: 678 910"                  (to that client right after, when others are there)
 ##   "* 12345 joined" / "* 12345 left"   (to everyone else)
 ##
 ## Usage:
@@ -86,6 +87,14 @@ func _on_client_connected(id: int, protocol: String) -> void:
 	var peer: WebSocketServerPeer = server.get_peer(id)
 	peer.set_write_mode(WebSocketPeer.WRITE_MODE_TEXT)
 	_send(id, "* welcome, you are client %d" % id)
+	# Joined/left notices only tell about changes: a newcomer also needs to know who was there.
+	var others := PackedStringArray()
+	for other in server.get_peer_ids():
+		var other_peer: WebSocketServerPeer = server.get_peer(other)
+		if other != id and other_peer != null and other_peer.is_connected_to_host():
+			others.append(str(other))
+	if not others.is_empty():
+		_send(id, "* peers: " + " ".join(others))
 	broadcast("* %d joined" % id, id)
 
 

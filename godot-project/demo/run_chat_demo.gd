@@ -1,13 +1,16 @@
 extends SceneTree
-## Runs the chat demo headless: the chat server (demo/chat_server.gd) and three bots
-## (demo/chat_bot.gd) in one process, printing the conversation as it happens.
+## Runs the chat demo headless: the chat scene (demo/chat_demo.tscn, the project's main scene)
+## hosts, exactly as its "Host" button does (demo/chat_server.gd, plus its own chat client), and
+## three bots (demo/chat_bot.gd, typing into demo/chat_client.gd as the scene's "Join" does) chat
+## in the same process, printing the conversation as it happens.
 ##
 ##   godot --headless --path godot-project --script res://demo/run_chat_demo.gd [-- --port N]
 ##
-## Exit code 0 when every bot said its lines, heard every other bot's lines and left cleanly;
-## 1 (with a message) when something went wrong or the demo took more than 30 s.
+## Exit code 0 when every bot said its lines, heard every other bot's lines and left cleanly, and
+## the host's chat window showed them all; 1 (with a message) when something went wrong or the
+## demo took more than 30 s.
 
-const ChatServer := preload("res://demo/chat_server.gd")
+const ChatDemo := preload("res://demo/chat_demo.tscn")
 const ChatBot := preload("res://demo/chat_bot.gd")
 const TIME_LIMIT_S := 30.0
 const BOTS := {
@@ -16,7 +19,10 @@ const BOTS := {
 	"Carol": ["Carol joined the chat.", "Count me in too!", "Have fun, bye!"],
 }
 
+var chat_scene: Control
 var chat: Node
+## Chat lines ("[id] text") the host's own chat client received.
+var host_heard := PackedStringArray()
 var bots: Array = []
 var _started_msec := 0
 var _done := false
@@ -39,13 +45,16 @@ func _run() -> void:
 	if port < 0:
 		return
 
-	# The server: a Node that polls its WebSocketServer in _process().
-	chat = ChatServer.new()
-	chat.name = "ChatServer"
-	root.add_child(chat)
-	if chat.start(port) != OK:
-		_fail("the chat server could not listen on port %d" % port)
+	# The host: the chat scene, as if its "Host" button was pressed.
+	chat_scene = ChatDemo.instantiate()
+	root.add_child(chat_scene)
+	if chat_scene.host(port) != OK:
+		_fail("the chat scene could not host on port %d" % port)
 		return
+	chat = chat_scene.chat_server
+	chat_scene.client.line_received.connect(func(text: String):
+		if text.begins_with("["):
+			host_heard.append(text))
 	var url := "ws://127.0.0.1:%d" % chat.get_port()
 
 	# The bots: each has to hear all the other bots' lines before it leaves.
@@ -65,7 +74,7 @@ func _run() -> void:
 
 	# Nobody talks before everyone is in: wait for the server to see every bot (and for every
 	# bot to know its id from the welcome notice).
-	while not _all_bots(func(b): return b.my_id != 0 or b.is_finished):
+	while not (_all_bots(func(b): return b.my_id != 0 or b.is_finished) and chat_scene.client.my_id != 0):
 		if _done:
 			return
 		await process_frame
@@ -83,9 +92,11 @@ func _run() -> void:
 	if not problems.is_empty():
 		_fail("\n  ".join(problems))
 		return
-	chat.stop()
-	print("Demo finished: %d messages relayed (%d deliveries) in %.1f s" % [chat.relayed_count,
-		chat.delivered_count, (Time.get_ticks_msec() - _started_msec) / 1000.0])
+	var relayed: int = chat.relayed_count
+	var delivered: int = chat.delivered_count
+	chat_scene.leave()
+	print("Demo finished: %d messages relayed (%d deliveries) in %.1f s" % [relayed, delivered,
+		(Time.get_ticks_msec() - _started_msec) / 1000.0])
 	_done = true
 	quit(0)
 
@@ -102,6 +113,9 @@ func _check_conversation() -> PackedStringArray:
 			for line in other.lines:
 				if not bot.chat_lines.has("[%d] %s" % [other.my_id, line]):
 					problems.append("bot %s never got \"%s\" from %s" % [bot.bot_name, line, other.bot_name])
+		for line in bot.lines:
+			if not host_heard.has("[%d] %s" % [bot.my_id, line]):
+				problems.append("the host's chat window never showed \"%s\" from %s" % [line, bot.bot_name])
 	if chat.clean_disconnects != bots.size():
 		problems.append("%d of %d bots disconnected cleanly" % [chat.clean_disconnects, bots.size()])
 	return problems
@@ -131,6 +145,6 @@ func _fail(why: String) -> void:
 		return
 	_done = true
 	printerr("Demo FAILED: ", why)
-	if chat != null:
-		chat.stop()
+	if chat_scene != null:
+		chat_scene.leave()
 	quit(1)
