@@ -27,6 +27,7 @@ stage "GDScript integration tests in headless Godot 4" scripts/run-godot-tests.s
 stage "Every GDScript snippet of the documentation, run in headless Godot 4" scripts/check-doc-snippets.py
 stage "Third-party clients (Python websockets, openssl s_client) against the server in Godot" scripts/run-client-tests.sh
 stage "The chat demo's browser page in headless Chromium (playwright-core)" scripts/run-browser-test.sh
+stage "The deployment guide: the exported server behind nginx, ws:// and wss:// (docs/DEPLOYING.md)" scripts/test-deploy-nginx.sh
 stage "Autobahn|Testsuite against the server inside Godot" scripts/run-autobahn.sh
 stage "The release zip (Linux libraries, glibc 2.28) in a fresh Godot project" scripts/test-release-zip.sh
 
