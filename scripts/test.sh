@@ -6,7 +6,7 @@
 # Every stage runs even when an earlier one fails; the summary at the end says which failed.
 set -uo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
-cd "$repo"
+cd "$repo" || exit 1
 
 failed=()
 stages=0
