@@ -21,6 +21,7 @@ pub mod peer;
 mod reactor;
 mod server;
 pub mod tls;
+mod tls_slot;
 mod transport;
 
 pub use bytes::Bytes;
@@ -31,3 +32,4 @@ pub use events::{Event, UpgradeRequest};
 pub use peer::{PeerHandle, PeerId, PeerShared};
 pub use server::{Sender, Server};
 pub use tls::{TlsError, TlsIdentity};
+pub use tls_slot::UpdateTlsError;

@@ -33,6 +33,7 @@ use crate::input::ReadBuffer;
 use crate::listener;
 use crate::peer::PeerId;
 use crate::server::Shared;
+use crate::tls_slot::TlsSlot;
 use crate::transport::Transport;
 
 pub(crate) const WAKER: Token = Token(0);
@@ -46,8 +47,8 @@ pub(crate) struct Reactor {
     poll: Poll,
     listener: TcpListener,
     config: ServerConfig,
-    /// wss://: every accepted socket starts a rustls session with this.
-    tls: Option<Arc<rustls::ServerConfig>>,
+    /// wss://: every accepted socket starts a rustls session with what this holds then.
+    tls: Option<Arc<TlsSlot>>,
     shared: Arc<Shared>,
     connections: HashMap<Token, Connection>,
     /// Live peer ids and their connections.
@@ -75,7 +76,7 @@ impl Reactor {
         poll: Poll,
         mut listener: TcpListener,
         config: ServerConfig,
-        tls: Option<Arc<rustls::ServerConfig>>,
+        tls: Option<Arc<TlsSlot>>,
         shared: Arc<Shared>,
         waker: Arc<Waker>,
     ) -> io::Result<Reactor> {
@@ -183,7 +184,8 @@ impl Reactor {
                     {
                         continue;
                     }
-                    let Ok(transport) = Transport::new(stream, self.tls.as_ref()) else {
+                    let tls = self.tls.as_ref().map(|slot| slot.current());
+                    let Ok(transport) = Transport::new(stream, tls.as_ref()) else {
                         continue;
                     };
                     let deadline = now + self.config.handshake_timeout;

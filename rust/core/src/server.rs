@@ -18,7 +18,8 @@ use crate::listener;
 use crate::pace::MainThreadPace;
 use crate::peer::{PeerId, PeerShared};
 use crate::reactor::{self, Reactor, WAKER};
-use crate::tls;
+use crate::tls::{self, TlsIdentity};
+use crate::tls_slot::{TlsSlot, UpdateTlsError};
 
 /// The queues between the threads. Each side swaps a whole batch per lock, never one message.
 pub(crate) struct Shared {
@@ -186,6 +187,8 @@ pub struct Server {
     reactor: Option<Arc<Mutex<Reactor>>>,
     thread: Option<JoinHandle<()>>,
     local_addr: SocketAddr,
+    /// wss://: the configuration new connections start with (see [`Server::update_tls`]).
+    tls: Option<Arc<TlsSlot>>,
 }
 
 impl std::fmt::Debug for Server {
@@ -213,7 +216,9 @@ impl Server {
             ));
         }
         let tls = match &config.tls {
-            Some(identity) => Some(tls::server_config(identity).map_err(StartError::Tls)?),
+            Some(identity) => Some(Arc::new(TlsSlot::new(
+                tls::server_config(identity).map_err(StartError::Tls)?,
+            ))),
             None => None,
         };
         let listener = listener::bind(config.bind, config.port, config.backlog)?;
@@ -228,6 +233,7 @@ impl Server {
             main_thread: MainThreadPace::new(),
             network_thread_parked: AtomicBool::new(false),
         });
+        let slot = tls.clone();
         let reactor = Reactor::new(poll, listener, config, tls, shared.clone(), waker.clone())
             .map_err(StartError::Io)?;
         let reactor = Arc::new(Mutex::new(reactor));
@@ -247,6 +253,7 @@ impl Server {
             reactor: Some(reactor),
             thread: Some(thread),
             local_addr,
+            tls: slot,
         })
     }
 
@@ -313,6 +320,26 @@ impl Server {
     /// Whether new connections are refused.
     pub fn is_refusing_new_connections(&self) -> bool {
         self.sender.shared.refuse_new.load(Ordering::Acquire)
+    }
+
+    /// Replaces the wss:// key and certificates while listening (certificate renewal): connections
+    /// accepted from now on are served `identity`; connected ones, and ones in their TLS handshake,
+    /// go on with the old. On error nothing changes.
+    pub fn update_tls(&self, identity: &TlsIdentity) -> Result<(), UpdateTlsError> {
+        let Some(slot) = &self.tls else {
+            return Err(UpdateTlsError::NotTls);
+        };
+        if self.reactor.is_none() {
+            return Err(UpdateTlsError::Stopped);
+        }
+        let config = tls::server_config(identity).map_err(UpdateTlsError::Tls)?;
+        slot.replace(config);
+        Ok(())
+    }
+
+    /// Whether the server was started for wss:// (with a TLS identity).
+    pub fn is_tls(&self) -> bool {
+        self.tls.is_some()
     }
 
     /// Whether the reactor thread is still running (false after stop, or if it died).

@@ -2,7 +2,7 @@
 //! versions and ALPN, closing handshakes and close_notify, handshake timeouts that cover TLS and
 //! the upgrade, clients that do not speak TLS, many clients at once, start-up errors, and
 //! back-pressure both ways (server bursts larger than rustls' send buffer, paused reading with
-//! plaintext already decrypted).
+//! plaintext already decrypted), and certificate renewal while listening.
 
 mod common;
 
@@ -26,6 +26,7 @@ use tungstenite::protocol::CloseFrame;
 use tungstenite::{HandshakeError, Message, WebSocket};
 use websocket_server_core::{
     Event, Limits, PeerHandle, PeerId, Server, ServerConfig, StartError, TlsError, TlsIdentity,
+    UpdateTlsError,
 };
 
 const KIB: usize = 1024;
@@ -1130,4 +1131,103 @@ fn bursts_to_a_slowly_reading_client_arrive_whole_including_the_tail_rustls_stil
         }
     }
     assert!(wait_until(EVENT_TIMEOUT, || peer.outbound_bytes() == 0));
+}
+
+// 11. Certificate renewal while listening.
+
+/// The certificate the server presented to `client`.
+fn served_certificate(client: &TlsClient) -> CertificateDer<'static> {
+    client
+        .get_ref()
+        .conn
+        .peer_certificates()
+        .expect("a server certificate")[0]
+        .clone()
+}
+
+#[test]
+fn update_tls_serves_the_new_certificate_to_new_clients_while_old_connections_go_on() {
+    let _watchdog = watchdog();
+    let (a, b) = (self_signed(), self_signed());
+    let mut h = Harness::start(wss_config(&a.identity));
+
+    let mut first = connect_tls(h.addr(), &trusting(&a.cert));
+    assert_eq!(served_certificate(&first), a.cert);
+    let first_peer = h.wait_connected().peer;
+    assert!(
+        try_connect_tls(h.addr(), &trusting(&b.cert)).is_err(),
+        "a client trusting only B connected before the update"
+    );
+
+    h.server.update_tls(&b.identity).expect("update to B");
+
+    assert!(
+        try_connect_tls(h.addr(), &trusting(&a.cert)).is_err(),
+        "a client trusting only A connected after the update"
+    );
+    let mut second = connect_tls(h.addr(), &trusting(&b.cert));
+    assert_eq!(served_certificate(&second), b.cert);
+    let second_peer = h.wait_connected().peer;
+    echo_through_main_thread(&mut h, &mut first, &first_peer, b"still here", true);
+    echo_through_main_thread(&mut h, &mut second, &second_peer, b"new one", false);
+    assert_eq!(h.count(|s| matches!(s, Seen::Disconnected { .. })), 0);
+
+    // And back again: the slot can be replaced any number of times.
+    h.server.update_tls(&a.identity).expect("update back to A");
+    let third = connect_tls(h.addr(), &trusting(&a.cert));
+    assert_eq!(served_certificate(&third), a.cert);
+    echo_through_main_thread(&mut h, &mut first, &first_peer, b"after two", true);
+}
+
+#[test]
+fn update_tls_with_a_mismatched_or_unreadable_pair_fails_and_the_old_certificate_stays() {
+    let _watchdog = watchdog();
+    let (a, b) = (self_signed(), self_signed());
+    let mut h = Harness::start(wss_config(&a.identity));
+    let mismatched = TlsIdentity {
+        private_key: a.identity.private_key.clone(),
+        ..b.identity.clone()
+    };
+    assert_eq!(
+        h.server.update_tls(&mismatched),
+        Err(UpdateTlsError::Tls(TlsError::KeyMismatch))
+    );
+    let garbage = TlsIdentity {
+        certificate_chain: MALFORMED_PEM.into(),
+        ..b.identity.clone()
+    };
+    assert!(matches!(
+        h.server.update_tls(&garbage),
+        Err(UpdateTlsError::Tls(
+            TlsError::BadCertificate(_) | TlsError::NoCertificate
+        ))
+    ));
+    let no_key = TlsIdentity {
+        private_key: "hello".into(),
+        ..b.identity.clone()
+    };
+    assert!(matches!(
+        h.server.update_tls(&no_key),
+        Err(UpdateTlsError::Tls(TlsError::BadKey(_)))
+    ));
+
+    let client = connect_tls(h.addr(), &trusting(&a.cert));
+    assert_eq!(served_certificate(&client), a.cert);
+    h.wait_connected();
+
+    h.server.stop();
+    assert_eq!(
+        h.server.update_tls(&b.identity),
+        Err(UpdateTlsError::Stopped)
+    );
+}
+
+#[test]
+fn update_tls_on_a_ws_server_is_not_tls() {
+    let _watchdog = watchdog();
+    let server = Server::start(local_config()).expect("ws:// server");
+    assert_eq!(
+        server.update_tls(&self_signed().identity),
+        Err(UpdateTlsError::NotTls)
+    );
 }

@@ -11,6 +11,7 @@ mod peer;
 mod server;
 mod server_state;
 mod tls;
+mod tls_update;
 
 pub use multiplayer_server::WebSocketMultiplayerServer;
 pub use peer::WebSocketServerPeer;

@@ -61,18 +61,18 @@ pub struct WebSocketMultiplayerServer {
     #[var(get = get_handshake_timeout, set = set_handshake_timeout)]
     handshake_timeout: PhantomVar<f64>,
 
-    /// Private key for wss:// (together with `ssl_certificate`). Set before `listen()`; to
-    /// change it, `stop()` first (it is refused while listening).
+    /// Private key for wss:// (together with `ssl_certificate`). Set before `listen()`; it is
+    /// refused while listening: renew with `update_tls()`, which also updates this property.
     #[var(get = get_private_key, set = set_private_key)]
     private_key: PhantomVar<Option<Gd<CryptoKey>>>,
 
     /// Certificate for wss:// (together with `private_key`); may hold the whole chain, leaf
-    /// first. Set before `listen()`; refused while listening.
+    /// first. Set before `listen()`; refused while listening (see `update_tls()`).
     #[var(get = get_ssl_certificate, set = set_ssl_certificate)]
     ssl_certificate: PhantomVar<Option<Gd<X509Certificate>>>,
 
     /// More chain certificates sent after `ssl_certificate` (intermediates up to a trusted root).
-    /// Set before `listen()`; refused while listening.
+    /// Set before `listen()`; refused while listening (see `update_tls()`).
     #[var(get = get_ca_chain, set = set_ca_chain)]
     ca_chain: PhantomVar<Option<Gd<X509Certificate>>>,
 
@@ -304,6 +304,7 @@ impl WebSocketMultiplayerServer {
 }
 
 server_common_api!(WebSocketMultiplayerServer);
+crate::tls_update::tls_update_api!(WebSocketMultiplayerServer);
 
 impl WebSocketMultiplayerServer {
     /// put_packet: to the target peer (0 = all, n = peer n, -n = all but n), one encoded frame

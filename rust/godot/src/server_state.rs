@@ -15,6 +15,7 @@ use godot::global::Error;
 use godot::prelude::*;
 use websocket_server_core::{
     close_code, BindAddress, Bytes, Event, Limits, PeerHandle, PeerId, Server, ServerConfig,
+    UpdateTlsError,
 };
 
 use crate::errors;
@@ -370,11 +371,61 @@ impl ServerState {
     fn refuse_tls_change(&self, property: &str) -> bool {
         if self.server.is_some() {
             godot_error!(
-                "{}.{property}: cannot change while listening; stop() first, then listen() again.",
+                "{}.{property}: cannot change while listening; call update_tls() to renew the certificate, or stop() first, then listen() again.",
                 self.class
             );
         }
         self.server.is_some()
+    }
+
+    /// update_tls(): new wss:// connections are served `private_key` and `certificate` (renewal
+    /// while listening); connected clients are not affected. On success the TLS properties report
+    /// the new objects, so a later listen() uses them too; on error nothing changes.
+    pub fn update_tls(
+        &mut self,
+        private_key: Option<Gd<CryptoKey>>,
+        certificate: Option<Gd<X509Certificate>>,
+        ca_chain: Option<Gd<X509Certificate>>,
+    ) -> Error {
+        let class = self.class;
+        let Some(server) = &self.server else {
+            godot_error!("{class}.update_tls(): not listening; set private_key and ssl_certificate, then listen().");
+            return Error::ERR_UNCONFIGURED;
+        };
+        if !server.is_tls() {
+            godot_error!("{class}.update_tls(): the server listens on ws://, without a certificate; for wss://, set private_key and ssl_certificate, stop() and listen() again.");
+            return Error::ERR_UNCONFIGURED;
+        }
+        let (Some(key), Some(certificate)) = (private_key, certificate) else {
+            godot_error!("{class}.update_tls(): private_key and certificate must both be given; still serving the previous certificate.");
+            return Error::ERR_INVALID_PARAMETER;
+        };
+        let identity = match tls::identity_for(
+            "update_tls()",
+            class,
+            Some(&key),
+            Some(&certificate),
+            ca_chain.as_ref(),
+        ) {
+            Ok(Some(identity)) => identity,
+            Ok(None) => return Error::ERR_INVALID_PARAMETER,
+            Err(e) => return e,
+        };
+        match server.update_tls(&identity) {
+            Ok(()) => {
+                self.private_key = Some(key);
+                self.ssl_certificate = Some(certificate);
+                self.ca_chain = ca_chain;
+                Error::OK
+            }
+            Err(e) => {
+                godot_error!("{class}.update_tls(): {e}; still serving the previous certificate.");
+                match e {
+                    UpdateTlsError::Tls(_) => Error::ERR_INVALID_PARAMETER,
+                    UpdateTlsError::NotTls | UpdateTlsError::Stopped => Error::ERR_UNCONFIGURED,
+                }
+            }
+        }
     }
 
     pub fn refuses_new_connections(&self) -> bool {

@@ -16,6 +16,17 @@ pub fn identity(
     certificate: Option<&Gd<X509Certificate>>,
     ca_chain: Option<&Gd<X509Certificate>>,
 ) -> Result<Option<TlsIdentity>, Error> {
+    identity_for("listen()", class, key, certificate, ca_chain)
+}
+
+/// [`identity`] for the script method `call` ("listen()", "update_tls()"), which messages name.
+pub fn identity_for(
+    call: &str,
+    class: &str,
+    key: Option<&Gd<CryptoKey>>,
+    certificate: Option<&Gd<X509Certificate>>,
+    ca_chain: Option<&Gd<X509Certificate>>,
+) -> Result<Option<TlsIdentity>, Error> {
     let (key, certificate) = match (key, certificate) {
         (None, None) => {
             if ca_chain.is_some() {
@@ -24,11 +35,11 @@ pub fn identity(
             return Ok(None);
         }
         (Some(_), None) => {
-            godot_error!("{class}.listen(): private_key is set but ssl_certificate is not; set both for wss://, or neither for ws://.");
+            godot_error!("{class}.{call}: private_key is set but ssl_certificate is not; set both for wss://, or neither for ws://.");
             return Err(Error::ERR_INVALID_PARAMETER);
         }
         (None, Some(_)) => {
-            godot_error!("{class}.listen(): ssl_certificate is set but private_key is not; set both for wss://, or neither for ws://.");
+            godot_error!("{class}.{call}: ssl_certificate is set but private_key is not; set both for wss://, or neither for ws://.");
             return Err(Error::ERR_INVALID_PARAMETER);
         }
         (Some(key), Some(certificate)) => (key, certificate),
@@ -41,12 +52,12 @@ pub fn identity(
             .to_string()
     });
     if private_key.trim().is_empty() {
-        godot_error!("{class}.listen(): private_key holds no key (generate one with Crypto.generate_rsa() or load one).");
+        godot_error!("{class}.{call}: private_key holds no key (generate one with Crypto.generate_rsa() or load one).");
         return Err(Error::ERR_INVALID_PARAMETER);
     }
     let certificate_chain = certificate_pem(class, "ssl_certificate", certificate);
     if certificate_chain.trim().is_empty() {
-        godot_error!("{class}.listen(): ssl_certificate holds no certificate (generate one with Crypto.generate_self_signed_certificate() or load one).");
+        godot_error!("{class}.{call}: ssl_certificate holds no certificate (generate one with Crypto.generate_self_signed_certificate() or load one).");
         return Err(Error::ERR_INVALID_PARAMETER);
     }
     let extra_chain = ca_chain
