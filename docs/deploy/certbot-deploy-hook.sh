@@ -16,6 +16,7 @@ for f in privkey.pem cert.pem chain.pem; do
     mv -f "$dest/.$f.new" "$dest/$f"
 done
 
-# The server reads the files in listen(), and its TLS settings cannot change while it listens:
-# restarting it is what makes the new certificate count, and it drops every player.
+# The server reads the files in listen(): unless it reloads them itself with update_tls()
+# (docs/DEPLOYING.md), restarting it is what makes the new certificate count, and it drops every
+# player. With update_tls(), replace this line with `true`.
 ${GAME_SERVER_RESTART:-systemctl restart game-server.service}
