@@ -1180,6 +1180,44 @@ fn update_tls_serves_the_new_certificate_to_new_clients_while_old_connections_go
 }
 
 #[test]
+fn a_connection_halfway_through_its_tls_handshake_at_the_update_finishes_with_the_old_certificate()
+{
+    let _watchdog = watchdog();
+    let (a, b) = (self_signed(), self_signed());
+    let mut h = Harness::start(wss_config(&a.identity));
+    let mut stream = tls_stream(h.addr(), &trusting(&a.cert));
+    // ClientHello out, the server's first reply in: the server has accepted this connection.
+    stream
+        .conn
+        .write_tls(&mut stream.sock)
+        .expect("ClientHello sent");
+    let n = stream
+        .conn
+        .read_tls(&mut stream.sock)
+        .expect("the server answers");
+    assert!(
+        n > 0,
+        "the server closed instead of answering the ClientHello"
+    );
+    stream
+        .conn
+        .process_new_packets()
+        .expect("the server's reply is valid");
+
+    h.server.update_tls(&b.identity).expect("update to B");
+
+    complete_tls(&mut stream).expect("the handshake finishes");
+    let (mut client, response) =
+        tungstenite::client(wss_url(h.addr()), stream).expect("wss upgrade");
+    assert_eq!(response.status(), 101);
+    assert_eq!(served_certificate(&client), a.cert);
+    let peer = h.wait_connected().peer;
+    echo_through_main_thread(&mut h, &mut client, &peer, b"finished with A", true);
+    let later = connect_tls(h.addr(), &trusting(&b.cert));
+    assert_eq!(served_certificate(&later), b.cert);
+}
+
+#[test]
 fn update_tls_with_a_mismatched_or_unreadable_pair_fails_and_the_old_certificate_stays() {
     let _watchdog = watchdog();
     let (a, b) = (self_signed(), self_signed());
