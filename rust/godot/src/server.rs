@@ -71,10 +71,11 @@ pub struct WebSocketServer {
     heartbeat_interval: PhantomVar<f64>,
 
     /// Seconds after which a client from which nothing arrived (no message, ping or pong) is
-    /// considered dead and disconnected, reported with `client_disconnected(id, false)` (0 = never). Keep it
-    /// well above `heartbeat_interval`, since a live client's pongs are what it waits for; the
-    /// default, 60, tolerates more than two missed pings, and also drops a client whose game
-    /// stopped polling its connection that long. Set before `listen()`; refused while listening.
+    /// considered dead and disconnected, reported with `client_disconnected(id, false)` (0 = never).
+    /// Keep it well above `heartbeat_interval`, since a live client's pongs are what it waits
+    /// for; the default, 60, tolerates more than two missed pings, and also drops a client whose
+    /// game stopped polling its connection that long. Set before `listen()`; refused while
+    /// listening.
     #[var(get = get_idle_timeout, set = set_idle_timeout)]
     idle_timeout: PhantomVar<f64>,
 
