@@ -98,6 +98,12 @@ pub struct ServerConfig {
     pub announce_peer_id: bool,
     /// Serve wss:// with this identity (every connection must speak TLS); `None` for ws://.
     pub tls: Option<TlsIdentity>,
+    /// Every open connection gets a ping this often (zero: never). Keeps proxies and load
+    /// balancers that close idle connections (often after 60 s) from closing quiet ones.
+    pub heartbeat_interval: Duration,
+    /// A connection from which nothing (data, ping, pong) arrived for this long is closed as
+    /// dead, reported as an unclean disconnect (zero: never).
+    pub idle_timeout: Duration,
 }
 
 impl Default for ServerConfig {
@@ -114,6 +120,8 @@ impl Default for ServerConfig {
             backlog: 1024,
             announce_peer_id: false,
             tls: None,
+            heartbeat_interval: crate::liveness::DEFAULT_HEARTBEAT_INTERVAL,
+            idle_timeout: crate::liveness::DEFAULT_IDLE_TIMEOUT,
         }
     }
 }

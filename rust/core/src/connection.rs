@@ -110,6 +110,9 @@ pub(crate) struct Connection {
     peer_eof: bool,
     /// Bytes read from the socket but not yet consumed (only when reading stopped early).
     carry: Vec<u8>,
+    /// Open: when the peer last sent anything, and when it was last pinged (`liveness.rs`).
+    last_heard: Instant,
+    last_ping: Instant,
 }
 
 /// The stream tungstenite sees: reads come from the socket, writes go to the write queue.
@@ -152,6 +155,8 @@ impl Connection {
             write_shut: false,
             peer_eof: false,
             carry: Vec::new(),
+            last_heard: handshake_deadline,
+            last_ping: handshake_deadline,
         }
     }
 
@@ -178,6 +183,7 @@ impl Connection {
             self.read_handshake(cx);
         }
         if matches!(self.state, State::Open(_)) {
+            self.last_heard = cx.now;
             self.read_frames(cx, !hang_up);
         }
         if matches!(self.state, State::Draining) {
@@ -285,6 +291,8 @@ impl Connection {
                     read_paused: false,
                 }));
                 self.deadline = None;
+                self.last_heard = cx.now;
+                self.last_ping = cx.now;
             }
         }
     }
@@ -443,6 +451,45 @@ impl Connection {
             self.finish(false, cx);
         }
         self.close_socket();
+    }
+
+    /// Still reading the upgrade request (not a peer yet).
+    pub fn is_handshaking(&self) -> bool {
+        matches!(self.state, State::Handshake { .. })
+    }
+
+    /// The reactor's liveness sweep (`liveness.rs`): pings the peer when the heartbeat is due,
+    /// closes it as dead (unclean, 1001 "idle timeout") when it was silent for `idle_timeout`.
+    /// Returns whether output was queued.
+    pub fn check_liveness(&mut self, cx: &mut Context) -> bool {
+        let State::Open(session) = &self.state else {
+            return false;
+        };
+        if session.closing_by_us {
+            return false; // the close deadline decides now
+        }
+        if session.read_paused {
+            // The server is not reading this socket: the silence is its own.
+            self.last_heard = cx.now;
+        }
+        let (interval, idle) = (cx.config.heartbeat_interval, cx.config.idle_timeout);
+        if !idle.is_zero() && cx.now.saturating_duration_since(self.last_heard) >= idle {
+            self.finish(false, cx);
+            self.push_raw(frame::encode_close_frame(
+                close_code::GOING_AWAY,
+                "idle timeout",
+            ));
+            return true;
+        }
+        if !interval.is_zero()
+            && cx.now.saturating_duration_since(self.last_ping) >= interval
+            && session.ws.can_write()
+        {
+            self.push_raw(frame::encode_ping_frame());
+            self.last_ping = cx.now;
+            return true;
+        }
+        false
     }
 
     /// Drops the connection now: no closing handshake and no `Disconnected` event.

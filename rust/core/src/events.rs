@@ -68,6 +68,8 @@ pub(crate) enum Command {
         code: u16,
         reason: String,
     },
+    /// Start the closing handshake with every peer (graceful shutdown).
+    CloseAll { code: u16, reason: String },
     /// Drop the connection at once, without a closing handshake or a `Disconnected` event.
     Drop { peer: PeerId },
     /// Turn Nagle's algorithm off (true) or on.

@@ -10,6 +10,7 @@ const FIN: u8 = 0x80;
 const OPCODE_TEXT: u8 = 0x1;
 const OPCODE_BINARY: u8 = 0x2;
 const OPCODE_CLOSE: u8 = 0x8;
+const OPCODE_PING: u8 = 0x9;
 
 /// Encodes `payload` as one final text or binary frame.
 pub fn encode_data_frame(payload: &[u8], text: bool) -> Bytes {
@@ -49,6 +50,11 @@ pub fn encode_close_frame(code: u16, reason: &str) -> Bytes {
     out.put_u16(code);
     out.put_slice(reason);
     out.freeze()
+}
+
+/// An empty ping frame: the heartbeat.
+pub fn encode_ping_frame() -> Bytes {
+    Bytes::from_static(&[FIN | OPCODE_PING, 0])
 }
 
 #[cfg(test)]

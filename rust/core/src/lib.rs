@@ -16,6 +16,7 @@ pub mod frame;
 pub mod handshake;
 mod input;
 mod listener;
+mod liveness;
 mod pace;
 pub mod peer;
 mod reactor;

@@ -31,6 +31,7 @@ use crate::connection::{Connection, Context};
 use crate::events::{Command, Event, Targets};
 use crate::input::ReadBuffer;
 use crate::listener;
+use crate::liveness;
 use crate::peer::PeerId;
 use crate::server::Shared;
 use crate::tls_slot::TlsSlot;
@@ -69,6 +70,8 @@ pub(crate) struct Reactor {
     /// When the network thread's current wait ends by itself (`None`: only readiness ends it).
     /// A turn on the main thread that files an earlier deadline wakes it.
     thread_wakes_at: Option<Instant>,
+    /// When the next liveness sweep is due (`liveness.rs`); `None` while there is nothing to sweep.
+    liveness_at: Option<Instant>,
 }
 
 impl Reactor {
@@ -98,6 +101,7 @@ impl Reactor {
             ready: Events::with_capacity(EVENTS_PER_TURN),
             waker,
             thread_wakes_at: None,
+            liveness_at: None,
         })
     }
 
@@ -151,13 +155,42 @@ impl Reactor {
         self.ready = ready;
         self.run_commands(now);
         self.fire_deadlines(now);
+        self.sweep_liveness(now);
         self.flush_touched(now);
         self.publish();
     }
 
     /// The earliest deadline on file (stale entries included: waking early is harmless).
     fn next_deadline(&self) -> Option<Instant> {
-        self.deadlines.peek().map(|Reverse((at, _))| *at)
+        let heap = self.deadlines.peek().map(|Reverse((at, _))| *at);
+        match (heap, self.liveness_at) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Heartbeat pings and idle closes, for every connection at once when the sweep is due.
+    fn sweep_liveness(&mut self, now: Instant) {
+        if self.liveness_at.is_none_or(|at| at > now) {
+            return;
+        }
+        let tokens: Vec<Token> = self.connections.keys().copied().collect();
+        for token in tokens {
+            let mut queued = false;
+            self.with_connection(token, now, |conn, cx| queued = conn.check_liveness(cx));
+            if queued {
+                self.touch(token);
+            }
+        }
+        self.liveness_at = match liveness::sweep_period(&self.config) {
+            Some(period) if !self.connections.is_empty() => Some(now + period),
+            _ => None,
+        };
+    }
+
+    /// Graceful shutdown: nothing is left but connections still in their handshake.
+    pub fn only_handshakes_left(&self) -> bool {
+        self.connections.values().all(|c| c.is_handshaking())
     }
 
     /// What the network thread may wait for without missing a deadline; records it.
@@ -194,6 +227,10 @@ impl Reactor {
                         Connection::new(transport, listener::normalize(addr), deadline),
                     );
                     self.deadlines.push(Reverse((deadline, token)));
+                    if self.liveness_at.is_none() {
+                        self.liveness_at =
+                            liveness::sweep_period(&self.config).map(|period| now + period);
+                    }
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -293,6 +330,15 @@ impl Reactor {
                 }
                 Command::Close { peer, code, reason } => {
                     if let Some(&token) = self.peers.get(&peer) {
+                        self.with_connection(token, now, |conn, cx| {
+                            conn.start_close(code, &reason, cx)
+                        });
+                        self.touch(token);
+                    }
+                }
+                Command::CloseAll { code, reason } => {
+                    let tokens: Vec<Token> = self.connections.keys().copied().collect();
+                    for token in tokens {
                         self.with_connection(token, now, |conn, cx| {
                             conn.start_close(code, &reason, cx)
                         });

@@ -5,6 +5,7 @@ use std::net::SocketAddr;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use mio::{Poll, Waker};
 use parking_lot::Mutex;
@@ -306,6 +307,39 @@ impl Server {
         self.reactor = None;
         self.sender.shared.events.lock().clear();
         self.sender.shared.commands.lock().clear();
+    }
+
+    /// Graceful shutdown: starts the closing handshake with every peer (`code`, `reason`), waits
+    /// on the calling thread until each has answered and closed its side or `timeout` passed,
+    /// then [`Server::stop`]s (peers still there get a 1001 close, best effort). New upgrades
+    /// are refused meanwhile. The events of the wait are discarded, like stop()'s. Returns
+    /// whether every peer was done before the timeout.
+    pub fn shutdown(&mut self, code: u16, reason: &str, timeout: Duration) -> bool {
+        let Some(reactor) = self.reactor.clone() else {
+            return true;
+        };
+        self.set_refuse_new_connections(true);
+        self.sender.push(Command::CloseAll {
+            code,
+            reason: reason.to_string(),
+        });
+        let deadline = Instant::now() + timeout;
+        let done = loop {
+            if let Some(mut reactor) = reactor.try_lock() {
+                reactor.turn_from_main_thread();
+                if reactor.only_handshakes_left() {
+                    break true;
+                }
+            }
+            if Instant::now() >= deadline {
+                break false;
+            }
+            // The network thread does the work too; this only checks back.
+            std::thread::sleep(Duration::from_millis(1));
+        };
+        drop(reactor);
+        self.stop();
+        done
     }
 
     /// Refuses (`true`) or admits new connections: while refusing, upgrades are answered with

@@ -62,6 +62,23 @@ pub struct WebSocketServer {
     #[var(get = get_ca_chain, set = set_ca_chain)]
     ca_chain: PhantomVar<Option<Gd<X509Certificate>>>,
 
+    /// Seconds between the pings the server sends every client (0 = none). Pings keep quiet
+    /// connections open through proxies and load balancers that close idle ones (nginx's
+    /// `proxy_read_timeout` and many load balancers: 60 s); the default, 25, leaves room for
+    /// that. Clients answer them by themselves (a Godot `WebSocketPeer` while it is polled).
+    /// Set before `listen()`; refused (with an error) while listening.
+    #[var(get = get_heartbeat_interval, set = set_heartbeat_interval)]
+    heartbeat_interval: PhantomVar<f64>,
+
+    /// Seconds after which a client from which nothing arrived (no message, ping or pong) is
+    /// considered dead and disconnected, reported with `client_disconnected(id, false)` (0 = never).
+    /// Keep it well above `heartbeat_interval`, since a live client's pongs are what it waits
+    /// for; the default, 60, tolerates more than two missed pings, and also drops a client whose
+    /// game stopped polling its connection that long. Set before `listen()`; refused while
+    /// listening.
+    #[var(get = get_idle_timeout, set = set_idle_timeout)]
+    idle_timeout: PhantomVar<f64>,
+
     /// While true, new connections are closed as soon as they are accepted (Godot 3's
     /// `NetworkedMultiplayerPeer.refuse_new_connections`). Connected clients stay.
     #[var(get = is_refusing_new_connections, set = set_refuse_new_connections)]
@@ -80,6 +97,8 @@ impl IRefCounted for WebSocketServer {
             private_key: PhantomVar::default(),
             ssl_certificate: PhantomVar::default(),
             ca_chain: PhantomVar::default(),
+            heartbeat_interval: PhantomVar::default(),
+            idle_timeout: PhantomVar::default(),
             refuse_new_connections: PhantomVar::default(),
             state: ServerState::new("WebSocketServer", "data_received"),
         }
@@ -170,6 +189,26 @@ impl WebSocketServer {
     }
 
     #[func]
+    fn get_heartbeat_interval(&self) -> f64 {
+        self.state.heartbeat_interval()
+    }
+
+    #[func]
+    fn set_heartbeat_interval(&mut self, seconds: f64) {
+        self.state.set_heartbeat_interval(seconds);
+    }
+
+    #[func]
+    fn get_idle_timeout(&self) -> f64 {
+        self.state.idle_timeout()
+    }
+
+    #[func]
+    fn set_idle_timeout(&mut self, seconds: f64) {
+        self.state.set_idle_timeout(seconds);
+    }
+
+    #[func]
     fn get_private_key(&self) -> Option<Gd<CryptoKey>> {
         self.state.private_key()
     }
@@ -212,6 +251,7 @@ impl WebSocketServer {
 
 server_common_api!(WebSocketServer);
 crate::tls_update::tls_update_api!(WebSocketServer);
+crate::liveness::liveness_api!(WebSocketServer);
 
 impl ServerSignals for WebSocketServer {
     fn state(&self) -> &ServerState {

@@ -46,6 +46,8 @@ pub struct ServerState {
     limits: Limits,
     extra_headers: Vec<(String, String)>,
     refuse_new_connections: bool,
+    /// heartbeat_interval and idle_timeout (`liveness.rs`).
+    pub liveness: crate::liveness::LivenessSettings,
 
     /// The running core, while listening.
     server: Option<Server>,
@@ -84,6 +86,7 @@ impl ServerState {
             limits: Limits::DEFAULT,
             extra_headers: Vec::new(),
             refuse_new_connections: false,
+            liveness: Default::default(),
             server: None,
             peers: HashMap::new(),
             events: Vec::new(),
@@ -140,6 +143,8 @@ impl ServerState {
             limits: self.limits,
             announce_peer_id,
             tls,
+            heartbeat_interval: self.liveness.heartbeat_interval(),
+            idle_timeout: self.liveness.idle_timeout(),
             ..ServerConfig::default()
         };
         match Server::start(config) {
@@ -164,6 +169,22 @@ impl ServerState {
         self.peers.clear();
         self.events.clear();
         self.generation += 1;
+    }
+
+    /// shutdown(): closes every peer with `code` and `reason`, waits up to `timeout` for their
+    /// answers, then the same as stop(). Returns whether every peer answered in time.
+    pub fn shutdown(&mut self, code: u16, reason: &str, timeout: Duration) -> bool {
+        let done = self
+            .server
+            .as_mut()
+            .is_none_or(|server| server.shutdown(code, reason, timeout));
+        self.stop();
+        done
+    }
+
+    /// The Godot class name, for error messages.
+    pub fn class(&self) -> &'static str {
+        self.class
     }
 
     pub fn is_listening(&self) -> bool {
