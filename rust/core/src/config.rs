@@ -98,6 +98,13 @@ pub struct ServerConfig {
     pub announce_peer_id: bool,
     /// Serve wss:// with this identity (every connection must speak TLS); `None` for ws://.
     pub tls: Option<TlsIdentity>,
+    /// Most TCP connections at once, handshakes in progress included (0 = unlimited); one over
+    /// the limit gets a bare HTTP 503 (ws://) or is closed at once (wss://). Changeable while
+    /// listening with [`crate::Server::stats`].
+    pub max_connections: usize,
+    /// Most TCP connections at once from one IP address, counted like `max_connections`
+    /// (0 = unlimited).
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for ServerConfig {
@@ -114,6 +121,8 @@ impl Default for ServerConfig {
             backlog: 1024,
             announce_peer_id: false,
             tls: None,
+            max_connections: 0,
+            max_connections_per_ip: 0,
         }
     }
 }

@@ -20,6 +20,7 @@ mod pace;
 pub mod peer;
 mod reactor;
 mod server;
+pub mod stats;
 pub mod tls;
 mod transport;
 
@@ -30,4 +31,5 @@ pub use error::{SendError, StartError};
 pub use events::{Event, UpgradeRequest};
 pub use peer::{PeerHandle, PeerId, PeerShared};
 pub use server::{Sender, Server};
+pub use stats::{Stats, StatsSnapshot};
 pub use tls::{TlsError, TlsIdentity};

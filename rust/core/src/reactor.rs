@@ -33,6 +33,7 @@ use crate::input::ReadBuffer;
 use crate::listener;
 use crate::peer::PeerId;
 use crate::server::Shared;
+use crate::stats::Slots;
 use crate::transport::Transport;
 
 pub(crate) const WAKER: Token = Token(0);
@@ -68,6 +69,8 @@ pub(crate) struct Reactor {
     /// When the network thread's current wait ends by itself (`None`: only readiness ends it).
     /// A turn on the main thread that files an earlier deadline wakes it.
     thread_wakes_at: Option<Instant>,
+    /// Connections per address, against the connection limits.
+    slots: Slots,
 }
 
 impl Reactor {
@@ -97,6 +100,7 @@ impl Reactor {
             ready: Events::with_capacity(EVENTS_PER_TURN),
             waker,
             thread_wakes_at: None,
+            slots: Slots::default(),
         })
     }
 
@@ -170,6 +174,17 @@ impl Reactor {
         loop {
             match self.listener.accept() {
                 Ok((mut stream, addr)) => {
+                    let addr = listener::normalize(addr);
+                    let stats = &self.shared.stats;
+                    let admitted = self.slots.try_take(addr.ip(), stats);
+                    if !admitted {
+                        stats.refused();
+                        if self.tls.is_some() {
+                            // wss://: no HTTP before TLS, and no TLS work for a refused
+                            // connection: dropping the socket closes it.
+                            continue;
+                        }
+                    }
                     let _ = stream.set_nodelay(self.config.no_delay);
                     #[cfg(target_vendor = "apple")]
                     let _ = socket2::SockRef::from(&stream).set_nosigpipe(true);
@@ -181,16 +196,31 @@ impl Reactor {
                         .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
                         .is_err()
                     {
+                        if admitted {
+                            self.slots.release(addr.ip(), &self.shared.stats);
+                        }
                         continue;
                     }
-                    let Ok(transport) = Transport::new(stream, self.tls.as_ref()) else {
+                    let tls = if admitted { self.tls.as_ref() } else { None };
+                    let Ok(transport) = Transport::new(stream, tls) else {
+                        if admitted {
+                            self.slots.release(addr.ip(), &self.shared.stats);
+                        }
                         continue;
                     };
+                    let stats = self.shared.stats.clone();
+                    if !admitted {
+                        // Draining bounded by close_timeout like any ending connection.
+                        let deadline = now + self.config.close_timeout;
+                        self.connections
+                            .insert(token, Connection::refused(transport, addr, deadline, stats));
+                        self.deadlines.push(Reverse((deadline, token)));
+                        self.touch(token);
+                        continue;
+                    }
                     let deadline = now + self.config.handshake_timeout;
-                    self.connections.insert(
-                        token,
-                        Connection::new(transport, listener::normalize(addr), deadline),
-                    );
+                    self.connections
+                        .insert(token, Connection::new(transport, addr, deadline, stats));
                     self.deadlines.push(Reverse((deadline, token)));
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -214,6 +244,7 @@ impl Reactor {
             return; // sporadic events for closed connections happen
         };
         let before = conn.deadline;
+        let held_slot = conn.holds_slot();
         let peers = &mut self.peers;
         let mut allocate_id = || {
             let mut rng = rand::rng();
@@ -244,6 +275,9 @@ impl Reactor {
                 });
             }
             conn.drop_silently();
+        }
+        if held_slot && !conn.holds_slot() {
+            self.slots.release(conn.addr().ip(), &self.shared.stats);
         }
         if conn.deadline != before {
             if let Some(at) = conn.deadline {
@@ -281,8 +315,11 @@ impl Reactor {
                                     conn.flush_pending = true;
                                     reactor.touched.push(token);
                                 }
+                                return;
                             }
                         }
+                        // The peer is gone: its reservation leaves the queued total.
+                        reactor.shared.stats.unqueued_out(payload_len);
                     };
                     match peers {
                         Targets::One(id) => send_to(self, id),
@@ -371,6 +408,7 @@ impl Reactor {
             conn.shutdown("server stopped");
         }
         self.connections.clear();
+        self.slots.clear(&self.shared.stats);
         self.shared.events.lock().clear();
     }
 }

@@ -18,6 +18,7 @@ use crate::listener;
 use crate::pace::MainThreadPace;
 use crate::peer::{PeerId, PeerShared};
 use crate::reactor::{self, Reactor, WAKER};
+use crate::stats::Stats;
 use crate::tls;
 
 /// The queues between the threads. Each side swaps a whole batch per lock, never one message.
@@ -29,6 +30,8 @@ pub(crate) struct Shared {
     pub main_thread: MainThreadPace,
     /// The network thread is parked because the main thread polls flat out (`reactor.rs`).
     pub network_thread_parked: AtomicBool,
+    /// Counters and connection limits (`stats.rs`).
+    pub stats: Arc<Stats>,
 }
 
 /// Sends commands to the reactor. Cheap to clone; every per-peer object may hold one.
@@ -227,6 +230,10 @@ impl Server {
             refuse_new: AtomicBool::new(false),
             main_thread: MainThreadPace::new(),
             network_thread_parked: AtomicBool::new(false),
+            stats: Arc::new(Stats::new(
+                config.max_connections,
+                config.max_connections_per_ip,
+            )),
         });
         let reactor = Reactor::new(poll, listener, config, tls, shared.clone(), waker.clone())
             .map_err(StartError::Io)?;
@@ -313,6 +320,11 @@ impl Server {
     /// Whether new connections are refused.
     pub fn is_refusing_new_connections(&self) -> bool {
         self.sender.shared.refuse_new.load(Ordering::Acquire)
+    }
+
+    /// The server's counters and connection limits; the handle stays readable after stop.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.sender.shared.stats
     }
 
     /// Whether the reactor thread is still running (false after stop, or if it died).
