@@ -5,6 +5,7 @@
 use godot::prelude::*;
 
 mod errors;
+mod limits;
 mod multiplayer_server;
 mod packet_buffer;
 mod peer;

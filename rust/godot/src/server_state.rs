@@ -18,6 +18,7 @@ use websocket_server_core::{
 };
 
 use crate::errors;
+use crate::limits::ConnectionLimits;
 use crate::peer::WebSocketServerPeer;
 use crate::tls;
 
@@ -45,6 +46,8 @@ pub struct ServerState {
     limits: Limits,
     extra_headers: Vec<(String, String)>,
     refuse_new_connections: bool,
+    /// `max_connections`, `max_connections_per_ip` and the counters (`limits.rs`).
+    pub connection_limits: ConnectionLimits,
 
     /// The running core, while listening.
     server: Option<Server>,
@@ -83,6 +86,7 @@ impl ServerState {
             limits: Limits::DEFAULT,
             extra_headers: Vec::new(),
             refuse_new_connections: false,
+            connection_limits: ConnectionLimits::default(),
             server: None,
             peers: HashMap::new(),
             events: Vec::new(),
@@ -130,7 +134,7 @@ impl ServerState {
             Ok(tls) => tls,
             Err(e) => return e,
         };
-        let config = ServerConfig {
+        let mut config = ServerConfig {
             bind: self.bind,
             port,
             protocols: protocols.as_slice().iter().map(|p| p.to_string()).collect(),
@@ -141,8 +145,10 @@ impl ServerState {
             tls,
             ..ServerConfig::default()
         };
+        self.connection_limits.configure(&mut config);
         match Server::start(config) {
             Ok(server) => {
+                self.connection_limits.started(&server);
                 server.set_refuse_new_connections(self.refuse_new_connections);
                 self.server = Some(server);
                 self.generation += 1;
