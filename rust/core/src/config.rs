@@ -104,6 +104,13 @@ pub struct ServerConfig {
     /// A connection from which nothing (data, ping, pong) arrived for this long is closed as
     /// dead, reported as an unclean disconnect (zero: never).
     pub idle_timeout: Duration,
+    /// Most TCP connections at once, handshakes in progress included (0 = unlimited); one over
+    /// the limit gets a bare HTTP 503 (ws://) or is closed at once (wss://). Changeable while
+    /// listening with [`crate::Server::stats`].
+    pub max_connections: usize,
+    /// Most TCP connections at once from one IP address, counted like `max_connections`
+    /// (0 = unlimited).
+    pub max_connections_per_ip: usize,
 }
 
 impl Default for ServerConfig {
@@ -122,6 +129,8 @@ impl Default for ServerConfig {
             tls: None,
             heartbeat_interval: crate::liveness::DEFAULT_HEARTBEAT_INTERVAL,
             idle_timeout: crate::liveness::DEFAULT_IDLE_TIMEOUT,
+            max_connections: 0,
+            max_connections_per_ip: 0,
         }
     }
 }

@@ -11,6 +11,7 @@
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Instant;
 
 use bytes::Bytes;
@@ -25,6 +26,7 @@ use crate::frame;
 use crate::handshake::{self, Parsed, Verdict};
 use crate::input::{ReadBuffer, SocketReader};
 use crate::peer::{PeerHandle, PeerId, PeerShared};
+use crate::stats::Stats;
 use crate::transport::Transport;
 
 /// tungstenite's own buffer per connection: what it reassembles a frame in. Small, so idle peers
@@ -32,6 +34,9 @@ use crate::transport::Transport;
 const READ_CHUNK: usize = 4096;
 /// Most slices handed to one `writev`.
 const MAX_IOVECS: usize = 64;
+/// The reply to a connection the server will not take.
+const SERVICE_UNAVAILABLE: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
 
 /// Close codes (RFC 6455 §7.4.1).
 pub mod close_code {
@@ -82,6 +87,8 @@ struct Session {
     closing_by_us: bool,
     /// Inbound limits reached: the socket is not read until the main thread catches up.
     read_paused: bool,
+    /// Code of the first close frame of the connection, whichever side sent it (stats).
+    first_close: Option<u16>,
 }
 
 /// One chunk of the write queue.
@@ -92,6 +99,8 @@ struct OutChunk {
     /// frames and HTTP replies).
     payload_len: usize,
     counted: bool,
+    /// A data message: counted in the stats once written.
+    message: bool,
 }
 
 /// A client connection.
@@ -113,6 +122,8 @@ pub(crate) struct Connection {
     /// Open: when the peer last sent anything, and when it was last pinged (`liveness.rs`).
     last_heard: Instant,
     last_ping: Instant,
+    /// The server's counters.
+    stats: Arc<Stats>,
 }
 
 /// The stream tungstenite sees: reads come from the socket, writes go to the write queue.
@@ -134,6 +145,7 @@ impl Write for QueueIo<'_> {
             written: 0,
             payload_len: 0,
             counted: false,
+            message: false,
         });
         Ok(buf.len())
     }
@@ -144,7 +156,12 @@ impl Write for QueueIo<'_> {
 }
 
 impl Connection {
-    pub fn new(stream: Transport, addr: SocketAddr, handshake_deadline: Instant) -> Connection {
+    pub fn new(
+        stream: Transport,
+        addr: SocketAddr,
+        handshake_deadline: Instant,
+        stats: Arc<Stats>,
+    ) -> Connection {
         Connection {
             stream,
             addr,
@@ -157,7 +174,33 @@ impl Connection {
             carry: Vec::new(),
             last_heard: handshake_deadline,
             last_ping: handshake_deadline,
+            stats,
         }
+    }
+
+    /// A connection over a connection limit: a bare 503 is written, then it drains and closes;
+    /// its request is never parsed.
+    pub fn refused(
+        stream: Transport,
+        addr: SocketAddr,
+        deadline: Instant,
+        stats: Arc<Stats>,
+    ) -> Connection {
+        let mut conn = Connection::new(stream, addr, deadline, stats);
+        conn.push_raw(Bytes::from_static(SERVICE_UNAVAILABLE));
+        conn.state = State::Draining;
+        conn
+    }
+
+    /// Whether this connection counts against the connection limits: a handshake in progress
+    /// or an upgraded peer (refused and ending connections do not).
+    pub fn holds_slot(&self) -> bool {
+        matches!(self.state, State::Handshake { .. } | State::Open(_))
+    }
+
+    /// The peer's address (IPv4-mapped IPv6 reported as IPv4).
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
     }
 
     /// The socket, for the reactor's registration.
@@ -257,9 +300,7 @@ impl Connection {
                 self.state = State::Draining;
             }
             Verdict::Accept { .. } if cx.refuse_new => {
-                self.push_raw(Bytes::from_static(
-                    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
-                ));
+                self.push_raw(Bytes::from_static(SERVICE_UNAVAILABLE));
                 self.state = State::Draining;
             }
             Verdict::Accept {
@@ -275,9 +316,16 @@ impl Connection {
                     .max_frame_size(Some(limits.max_message_size()));
                 let ws =
                     WebSocketContext::from_partially_read(leftover, Role::Server, Some(ws_config));
-                let peer = PeerShared::new((cx.allocate_id)(), self.addr, limits);
+                let peer =
+                    PeerShared::new((cx.allocate_id)(), self.addr, limits, self.stats.clone());
                 if cx.config.announce_peer_id {
-                    self.push_raw(frame::encode_data_frame(&peer.id().to_le_bytes(), false));
+                    self.out.push_back(OutChunk {
+                        data: frame::encode_data_frame(&peer.id().to_le_bytes(), false),
+                        written: 0,
+                        payload_len: 4,
+                        counted: false,
+                        message: true,
+                    });
                 }
                 cx.events.push(Event::Connected {
                     peer: peer.clone(),
@@ -289,6 +337,7 @@ impl Connection {
                     peer,
                     closing_by_us: false,
                     read_paused: false,
+                    first_close: None,
                 }));
                 self.deadline = None;
                 self.last_heard = cx.now;
@@ -331,6 +380,7 @@ impl Connection {
                             }
                             None => (close_code::NO_STATUS, String::new()),
                         };
+                        session.first_close.get_or_insert(code);
                         cx.events.push(Event::CloseRequest {
                             peer: session.peer.id(),
                             code,
@@ -370,6 +420,9 @@ impl Connection {
                 self.close_socket();
             }
             Ending::Fail(code, reason) => {
+                if let State::Open(session) = &mut self.state {
+                    session.first_close.get_or_insert(code);
+                }
                 self.finish(false, cx);
                 self.push_raw(frame::encode_close_frame(code, reason));
                 self.deadline = Some(cx.now + cx.config.close_timeout);
@@ -381,6 +434,8 @@ impl Connection {
     fn finish(&mut self, clean: bool, cx: &mut Context) {
         if let State::Open(session) = &self.state {
             session.peer.mark_closed();
+            // 1006: the connection ended without a close frame either way.
+            self.stats.closed(session.first_close.unwrap_or(1006));
             cx.events.push(Event::Disconnected {
                 peer: session.peer.id(),
                 clean,
@@ -398,10 +453,14 @@ impl Connection {
                 written: 0,
                 payload_len,
                 counted: true,
+                message: true,
             }),
-            State::Open(s) => s.peer.release_outbound(payload_len),
+            State::Open(s) => {
+                s.peer.release_outbound(payload_len);
+                self.stats.unqueued_out(payload_len);
+            }
             // A peer that is gone has had its budget released with its queue.
-            _ => {}
+            _ => self.stats.unqueued_out(payload_len),
         }
     }
 
@@ -414,6 +473,7 @@ impl Connection {
             return; // a close is already under way
         }
         session.closing_by_us = true;
+        session.first_close.get_or_insert(code);
         let mut io = QueueIo {
             reader: SocketReader::new(&mut self.stream, cx.read_buffer, &mut self.carry, false),
             out: &mut self.out,
@@ -446,6 +506,9 @@ impl Connection {
         match self.deadline {
             Some(d) if d <= cx.now => {}
             _ => return,
+        }
+        if matches!(self.state, State::Handshake { .. }) {
+            self.stats.handshake_timed_out();
         }
         if matches!(self.state, State::Open(_)) {
             self.finish(false, cx);
@@ -570,6 +633,12 @@ impl Connection {
             n -= left;
             let done = self.out.pop_front().expect("front exists");
             self.release(&done);
+            if done.counted {
+                self.stats.unqueued_out(done.payload_len);
+            }
+            if done.message {
+                self.stats.message_out(done.payload_len);
+            }
         }
     }
 
@@ -587,12 +656,17 @@ impl Connection {
             written: 0,
             payload_len: 0,
             counted: false,
+            message: false,
         });
     }
 
     fn close_socket(&mut self) {
         self.stream.shutdown();
-        self.out.clear();
+        for chunk in self.out.drain(..) {
+            if chunk.counted {
+                self.stats.unqueued_out(chunk.payload_len);
+            }
+        }
         self.state = State::Done;
         self.deadline = None;
     }
@@ -618,6 +692,7 @@ impl Session {
             // stays bounded while waiting for the close answer.
             return;
         }
+        self.peer.stats.message_in(data.len());
         if !self.peer.add_inbound(data.len()) {
             self.read_paused = true;
         }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use crate::config::Limits;
+use crate::stats::Stats;
 
 /// A peer's id: random, unique among live peers, in `2..=i32::MAX` (1 is the server in
 /// Godot's multiplayer API).
@@ -29,13 +30,20 @@ pub struct PeerShared {
     open: AtomicBool,
     /// Set when the main thread asks for a close; sends are refused from then on.
     closing: AtomicBool,
+    /// The server's counters (queued bytes of all peers, messages in).
+    pub(crate) stats: Arc<Stats>,
 }
 
 /// A shared handle to one peer's counters.
 pub type PeerHandle = Arc<PeerShared>;
 
 impl PeerShared {
-    pub(crate) fn new(id: PeerId, addr: SocketAddr, limits: Limits) -> PeerHandle {
+    pub(crate) fn new(
+        id: PeerId,
+        addr: SocketAddr,
+        limits: Limits,
+        stats: Arc<Stats>,
+    ) -> PeerHandle {
         Arc::new(PeerShared {
             id,
             addr,
@@ -47,6 +55,7 @@ impl PeerShared {
             read_paused: AtomicBool::new(false),
             open: AtomicBool::new(true),
             closing: AtomicBool::new(false),
+            stats,
         })
     }
 
@@ -110,6 +119,7 @@ impl PeerShared {
         }
         self.outbound_bytes.fetch_add(len, Ordering::AcqRel);
         self.outbound_messages.fetch_add(1, Ordering::AcqRel);
+        self.stats.queued_out(len);
         Ok(())
     }
 

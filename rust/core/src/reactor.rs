@@ -34,6 +34,7 @@ use crate::listener;
 use crate::liveness;
 use crate::peer::PeerId;
 use crate::server::Shared;
+use crate::stats::Slots;
 use crate::tls_slot::TlsSlot;
 use crate::transport::Transport;
 
@@ -72,6 +73,8 @@ pub(crate) struct Reactor {
     thread_wakes_at: Option<Instant>,
     /// When the next liveness sweep is due (`liveness.rs`); `None` while there is nothing to sweep.
     liveness_at: Option<Instant>,
+    /// Connections per address, against the connection limits.
+    slots: Slots,
 }
 
 impl Reactor {
@@ -102,6 +105,7 @@ impl Reactor {
             waker,
             thread_wakes_at: None,
             liveness_at: None,
+            slots: Slots::default(),
         })
     }
 
@@ -204,6 +208,17 @@ impl Reactor {
         loop {
             match self.listener.accept() {
                 Ok((mut stream, addr)) => {
+                    let addr = listener::normalize(addr);
+                    let stats = &self.shared.stats;
+                    let admitted = self.slots.try_take(addr.ip(), stats);
+                    if !admitted {
+                        stats.refused();
+                        if self.tls.is_some() {
+                            // wss://: no HTTP before TLS, and no TLS work for a refused
+                            // connection: dropping the socket closes it.
+                            continue;
+                        }
+                    }
                     let _ = stream.set_nodelay(self.config.no_delay);
                     #[cfg(target_vendor = "apple")]
                     let _ = socket2::SockRef::from(&stream).set_nosigpipe(true);
@@ -215,17 +230,35 @@ impl Reactor {
                         .register(&mut stream, token, Interest::READABLE | Interest::WRITABLE)
                         .is_err()
                     {
+                        if admitted {
+                            self.slots.release(addr.ip(), &self.shared.stats);
+                        }
                         continue;
                     }
-                    let tls = self.tls.as_ref().map(|slot| slot.current());
+                    let tls = if admitted {
+                        self.tls.as_ref().map(|slot| slot.current())
+                    } else {
+                        None
+                    };
                     let Ok(transport) = Transport::new(stream, tls.as_ref()) else {
+                        if admitted {
+                            self.slots.release(addr.ip(), &self.shared.stats);
+                        }
                         continue;
                     };
+                    let stats = self.shared.stats.clone();
+                    if !admitted {
+                        // Draining bounded by close_timeout like any ending connection.
+                        let deadline = now + self.config.close_timeout;
+                        self.connections
+                            .insert(token, Connection::refused(transport, addr, deadline, stats));
+                        self.deadlines.push(Reverse((deadline, token)));
+                        self.touch(token);
+                        continue;
+                    }
                     let deadline = now + self.config.handshake_timeout;
-                    self.connections.insert(
-                        token,
-                        Connection::new(transport, listener::normalize(addr), deadline),
-                    );
+                    self.connections
+                        .insert(token, Connection::new(transport, addr, deadline, stats));
                     self.deadlines.push(Reverse((deadline, token)));
                     if self.liveness_at.is_none() {
                         self.liveness_at =
@@ -253,6 +286,7 @@ impl Reactor {
             return; // sporadic events for closed connections happen
         };
         let before = conn.deadline;
+        let held_slot = conn.holds_slot();
         let peers = &mut self.peers;
         let mut allocate_id = || {
             let mut rng = rand::rng();
@@ -283,6 +317,9 @@ impl Reactor {
                 });
             }
             conn.drop_silently();
+        }
+        if held_slot && !conn.holds_slot() {
+            self.slots.release(conn.addr().ip(), &self.shared.stats);
         }
         if conn.deadline != before {
             if let Some(at) = conn.deadline {
@@ -320,8 +357,11 @@ impl Reactor {
                                     conn.flush_pending = true;
                                     reactor.touched.push(token);
                                 }
+                                return;
                             }
                         }
+                        // The peer is gone: its reservation leaves the queued total.
+                        reactor.shared.stats.unqueued_out(payload_len);
                     };
                     match peers {
                         Targets::One(id) => send_to(self, id),
@@ -419,6 +459,7 @@ impl Reactor {
             conn.shutdown("server stopped");
         }
         self.connections.clear();
+        self.slots.clear(&self.shared.stats);
         self.shared.events.lock().clear();
     }
 }

@@ -19,6 +19,7 @@ use crate::listener;
 use crate::pace::MainThreadPace;
 use crate::peer::{PeerId, PeerShared};
 use crate::reactor::{self, Reactor, WAKER};
+use crate::stats::Stats;
 use crate::tls::{self, TlsIdentity};
 use crate::tls_slot::{TlsSlot, UpdateTlsError};
 
@@ -31,6 +32,8 @@ pub(crate) struct Shared {
     pub main_thread: MainThreadPace,
     /// The network thread is parked because the main thread polls flat out (`reactor.rs`).
     pub network_thread_parked: AtomicBool,
+    /// Counters and connection limits (`stats.rs`).
+    pub stats: Arc<Stats>,
 }
 
 /// Sends commands to the reactor. Cheap to clone; every per-peer object may hold one.
@@ -233,6 +236,10 @@ impl Server {
             refuse_new: AtomicBool::new(false),
             main_thread: MainThreadPace::new(),
             network_thread_parked: AtomicBool::new(false),
+            stats: Arc::new(Stats::new(
+                config.max_connections,
+                config.max_connections_per_ip,
+            )),
         });
         let slot = tls.clone();
         let reactor = Reactor::new(poll, listener, config, tls, shared.clone(), waker.clone())
@@ -374,6 +381,11 @@ impl Server {
     /// Whether the server was started for wss:// (with a TLS identity).
     pub fn is_tls(&self) -> bool {
         self.tls.is_some()
+    }
+
+    /// The server's counters and connection limits; the handle stays readable after stop.
+    pub fn stats(&self) -> &Arc<Stats> {
+        &self.sender.shared.stats
     }
 
     /// Whether the reactor thread is still running (false after stop, or if it died).

@@ -1269,3 +1269,23 @@ fn update_tls_on_a_ws_server_is_not_tls() {
         Err(UpdateTlsError::NotTls)
     );
 }
+
+#[test]
+fn wss_connection_over_max_connections_is_closed_without_a_byte_and_the_peer_keeps_echoing() {
+    let _watchdog = watchdog();
+    let identity = self_signed();
+    let mut h = Harness::start(ServerConfig {
+        max_connections: 1,
+        ..wss_config(&identity.identity)
+    });
+    let config = trusting(&identity.cert);
+    let mut client = connect_tls(h.addr(), &config);
+    let peer = h.wait_connected().peer;
+    // No HTTP can be spoken before TLS, and no TLS work is done for a refused connection.
+    let mut refused = tcp(h.addr());
+    assert_eq!(read_until_closed(&mut refused), b"");
+    assert!(try_connect_tls(h.addr(), &config).is_err());
+    echo_through_main_thread(&mut h, &mut client, &peer, b"still here", true);
+    let stats = h.server.stats().snapshot();
+    assert_eq!((stats.connections, stats.refused_total), (1, 2));
+}

@@ -5,6 +5,7 @@
 use godot::prelude::*;
 
 mod errors;
+mod limits;
 mod liveness;
 mod multiplayer_server;
 mod packet_buffer;

@@ -17,6 +17,7 @@ use godot::prelude::*;
 use websocket_server_core::{close_code, Bytes, Event, PeerHandle, PeerId, SendError};
 
 use crate::errors;
+use crate::limits::limits_api;
 use crate::packet_buffer::{self, HandedPacket};
 use crate::server_state::{self, server_common_api, ServerSignals, ServerState};
 
@@ -92,6 +93,19 @@ pub struct WebSocketMultiplayerServer {
     /// listening.
     #[var(get = get_idle_timeout, set = set_idle_timeout)]
     idle_timeout: PhantomVar<f64>,
+    /// Most connections at once, counted from TCP accept (handshakes in progress included);
+    /// 0 = unlimited (the default). A connection over the limit gets a bare HTTP 503 with
+    /// `Connection: close` before its request is read (wss://: its TCP connection is closed,
+    /// since nothing can be said before TLS); connected clients are not affected. May be changed
+    /// while listening: applies to the next connection. Refusals are counted in `get_stats()`.
+    #[var(get = get_max_connections, set = set_max_connections)]
+    max_connections: PhantomVar<i64>,
+
+    /// Most connections at once from one IP address (the TCP peer's; an IPv4 client of a
+    /// dual-stack socket counts as its IPv4 address), counted and refused like
+    /// `max_connections`; 0 = unlimited (the default). May be changed while listening.
+    #[var(get = get_max_connections_per_ip, set = set_max_connections_per_ip)]
+    max_connections_per_ip: PhantomVar<i64>,
 
     state: ServerState,
     /// Packets of every peer, in arrival order, for SceneMultiplayer.
@@ -114,6 +128,8 @@ impl IMultiplayerPeerExtension for WebSocketMultiplayerServer {
             ca_chain: PhantomVar::default(),
             heartbeat_interval: PhantomVar::default(),
             idle_timeout: PhantomVar::default(),
+            max_connections: PhantomVar::default(),
+            max_connections_per_ip: PhantomVar::default(),
             state: ServerState::new("WebSocketMultiplayerServer", "peer_packet"),
             inbox: VecDeque::new(),
             handed_packet: HandedPacket::default(),
@@ -340,11 +356,42 @@ impl WebSocketMultiplayerServer {
     fn set_ca_chain(&mut self, value: Option<Gd<X509Certificate>>) {
         self.state.set_ca_chain(value);
     }
+
+    #[func]
+    fn get_max_connections(&self) -> i64 {
+        self.state.connection_limits.max_connections()
+    }
+
+    #[func]
+    fn set_max_connections(&mut self, value: i64) {
+        let listening = self.state.is_listening();
+        self.state.connection_limits.set_max_connections(
+            "WebSocketMultiplayerServer",
+            value,
+            listening,
+        );
+    }
+
+    #[func]
+    fn get_max_connections_per_ip(&self) -> i64 {
+        self.state.connection_limits.max_connections_per_ip()
+    }
+
+    #[func]
+    fn set_max_connections_per_ip(&mut self, value: i64) {
+        let listening = self.state.is_listening();
+        self.state.connection_limits.set_max_connections_per_ip(
+            "WebSocketMultiplayerServer",
+            value,
+            listening,
+        );
+    }
 }
 
 server_common_api!(WebSocketMultiplayerServer);
 crate::tls_update::tls_update_api!(WebSocketMultiplayerServer);
 crate::liveness::liveness_api!(WebSocketMultiplayerServer);
+limits_api!(WebSocketMultiplayerServer);
 
 impl WebSocketMultiplayerServer {
     /// put_packet: to the target peer (0 = all, n = peer n, -n = all but n), one encoded frame

@@ -9,6 +9,7 @@ use godot::global::Error;
 use godot::prelude::*;
 use websocket_server_core::{Bytes, PeerId};
 
+use crate::limits::limits_api;
 use crate::server_state::{self, server_common_api, ServerSignals, ServerState};
 
 /// A WebSocket server: the Godot 3 class, for Godot 4.
@@ -84,6 +85,20 @@ pub struct WebSocketServer {
     #[var(get = is_refusing_new_connections, set = set_refuse_new_connections)]
     refuse_new_connections: PhantomVar<bool>,
 
+    /// Most connections at once, counted from TCP accept (handshakes in progress included);
+    /// 0 = unlimited (the default). A connection over the limit gets a bare HTTP 503 with
+    /// `Connection: close` before its request is read (wss://: its TCP connection is closed,
+    /// since nothing can be said before TLS); connected clients are not affected. May be changed
+    /// while listening: applies to the next connection. Refusals are counted in `get_stats()`.
+    #[var(get = get_max_connections, set = set_max_connections)]
+    max_connections: PhantomVar<i64>,
+
+    /// Most connections at once from one IP address (the TCP peer's; an IPv4 client of a
+    /// dual-stack socket counts as its IPv4 address), counted and refused like
+    /// `max_connections`; 0 = unlimited (the default). May be changed while listening.
+    #[var(get = get_max_connections_per_ip, set = set_max_connections_per_ip)]
+    max_connections_per_ip: PhantomVar<i64>,
+
     state: ServerState,
 }
 
@@ -100,6 +115,8 @@ impl IRefCounted for WebSocketServer {
             heartbeat_interval: PhantomVar::default(),
             idle_timeout: PhantomVar::default(),
             refuse_new_connections: PhantomVar::default(),
+            max_connections: PhantomVar::default(),
+            max_connections_per_ip: PhantomVar::default(),
             state: ServerState::new("WebSocketServer", "data_received"),
         }
     }
@@ -247,11 +264,40 @@ impl WebSocketServer {
     fn set_refuse_new_connections(&mut self, enable: bool) {
         self.state.set_refuse_new_connections(enable);
     }
+
+    #[func]
+    fn get_max_connections(&self) -> i64 {
+        self.state.connection_limits.max_connections()
+    }
+
+    #[func]
+    fn set_max_connections(&mut self, value: i64) {
+        let listening = self.state.is_listening();
+        self.state
+            .connection_limits
+            .set_max_connections("WebSocketServer", value, listening);
+    }
+
+    #[func]
+    fn get_max_connections_per_ip(&self) -> i64 {
+        self.state.connection_limits.max_connections_per_ip()
+    }
+
+    #[func]
+    fn set_max_connections_per_ip(&mut self, value: i64) {
+        let listening = self.state.is_listening();
+        self.state.connection_limits.set_max_connections_per_ip(
+            "WebSocketServer",
+            value,
+            listening,
+        );
+    }
 }
 
 server_common_api!(WebSocketServer);
 crate::tls_update::tls_update_api!(WebSocketServer);
 crate::liveness::liveness_api!(WebSocketServer);
+limits_api!(WebSocketServer);
 
 impl ServerSignals for WebSocketServer {
     fn state(&self) -> &ServerState {

@@ -19,6 +19,7 @@ use websocket_server_core::{
 };
 
 use crate::errors;
+use crate::limits::ConnectionLimits;
 use crate::peer::WebSocketServerPeer;
 use crate::tls;
 
@@ -48,6 +49,8 @@ pub struct ServerState {
     refuse_new_connections: bool,
     /// heartbeat_interval and idle_timeout (`liveness.rs`).
     pub liveness: crate::liveness::LivenessSettings,
+    /// `max_connections`, `max_connections_per_ip` and the counters (`limits.rs`).
+    pub connection_limits: ConnectionLimits,
 
     /// The running core, while listening.
     server: Option<Server>,
@@ -87,6 +90,7 @@ impl ServerState {
             extra_headers: Vec::new(),
             refuse_new_connections: false,
             liveness: Default::default(),
+            connection_limits: ConnectionLimits::default(),
             server: None,
             peers: HashMap::new(),
             events: Vec::new(),
@@ -134,7 +138,7 @@ impl ServerState {
             Ok(tls) => tls,
             Err(e) => return e,
         };
-        let config = ServerConfig {
+        let mut config = ServerConfig {
             bind: self.bind,
             port,
             protocols: protocols.as_slice().iter().map(|p| p.to_string()).collect(),
@@ -147,8 +151,10 @@ impl ServerState {
             idle_timeout: self.liveness.idle_timeout(),
             ..ServerConfig::default()
         };
+        self.connection_limits.configure(&mut config);
         match Server::start(config) {
             Ok(server) => {
+                self.connection_limits.started(&server);
                 server.set_refuse_new_connections(self.refuse_new_connections);
                 self.server = Some(server);
                 self.generation += 1;
