@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::forwarded::Cidr;
 use crate::tls::TlsIdentity;
 
 /// Where the listening socket is bound.
@@ -98,6 +99,12 @@ pub struct ServerConfig {
     pub announce_peer_id: bool,
     /// Serve wss:// with this identity (every connection must speak TLS); `None` for ws://.
     pub tls: Option<TlsIdentity>,
+    /// Hold each valid upgrade request until the main thread admits or rejects it (see
+    /// [`crate::Event::Admission`]).
+    pub admission_control: bool,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed for the
+    /// client's address (see `forwarded.rs`).
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 impl Default for ServerConfig {
@@ -114,6 +121,8 @@ impl Default for ServerConfig {
             backlog: 1024,
             announce_peer_id: false,
             tls: None,
+            admission_control: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -20,7 +20,8 @@ use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext}
 use tungstenite::{Error as WsError, Message};
 
 use crate::config::ServerConfig;
-use crate::events::Event;
+use crate::events::{Event, UpgradeRequest};
+use crate::forwarded;
 use crate::frame;
 use crate::handshake::{self, Parsed, Verdict};
 use crate::input::{ReadBuffer, SocketReader};
@@ -65,6 +66,8 @@ pub(crate) struct Context<'a> {
 enum State {
     /// Reading the HTTP upgrade request.
     Handshake { head: Vec<u8> },
+    /// Admission control: a valid request waits for the main thread's answer.
+    Pending(Box<PendingUpgrade>),
     /// Upgraded: WebSocket frames flow.
     Open(Box<Session>),
     /// Writing what is queued (a refusal, the last close frame), then shutting our side and
@@ -82,6 +85,17 @@ struct Session {
     closing_by_us: bool,
     /// Inbound limits reached: the socket is not read until the main thread catches up.
     read_paused: bool,
+}
+
+/// An accepted request held until the main thread admits or rejects it.
+struct PendingUpgrade {
+    id: PeerId,
+    addr: SocketAddr,
+    reply: Vec<u8>,
+    protocol: String,
+    request: UpgradeRequest,
+    /// Bytes after the request head (a client may send frames before the 101 arrives).
+    leftover: Vec<u8>,
 }
 
 /// One chunk of the write queue.
@@ -164,6 +178,7 @@ impl Connection {
     pub fn peer_id(&self) -> Option<PeerId> {
         match &self.state {
             State::Open(s) => Some(s.peer.id()),
+            State::Pending(p) => Some(p.id),
             _ => None,
         }
     }
@@ -176,6 +191,9 @@ impl Connection {
     pub fn on_readable(&mut self, cx: &mut Context, hang_up: bool) {
         if matches!(self.state, State::Handshake { .. }) {
             self.read_handshake(cx);
+        }
+        if matches!(self.state, State::Pending(_)) {
+            self.read_pending(cx);
         }
         if matches!(self.state, State::Open(_)) {
             self.read_frames(cx, !hang_up);
@@ -261,32 +279,118 @@ impl Connection {
                 protocol,
                 request,
             } => {
-                self.push_raw(Bytes::from(reply));
-                let limits = cx.config.limits;
-                let ws_config = WebSocketConfig::default()
-                    .read_buffer_size(READ_CHUNK)
-                    .max_message_size(Some(limits.max_message_size()))
-                    .max_frame_size(Some(limits.max_message_size()));
-                let ws =
-                    WebSocketContext::from_partially_read(leftover, Role::Server, Some(ws_config));
-                let peer = PeerShared::new((cx.allocate_id)(), self.addr, limits);
-                if cx.config.announce_peer_id {
-                    self.push_raw(frame::encode_data_frame(&peer.id().to_le_bytes(), false));
-                }
-                cx.events.push(Event::Connected {
-                    peer: peer.clone(),
+                let addr = forwarded::client_address(
+                    &cx.config.trusted_proxies,
+                    self.addr,
+                    &request.headers,
+                );
+                let pending = PendingUpgrade {
+                    id: (cx.allocate_id)(),
+                    addr,
+                    reply,
                     protocol,
                     request,
-                });
-                self.state = State::Open(Box::new(Session {
-                    ws,
-                    peer,
-                    closing_by_us: false,
-                    read_paused: false,
-                }));
-                self.deadline = None;
+                    leftover,
+                };
+                if cx.config.admission_control {
+                    cx.events.push(Event::Admission {
+                        peer: pending.id,
+                        addr,
+                        request: pending.request.clone(),
+                    });
+                    self.state = State::Pending(Box::new(pending));
+                    // The script gets the whole handshake_timeout to answer, however long the
+                    // request took to arrive.
+                    self.deadline = Some(cx.now + cx.config.handshake_timeout);
+                } else {
+                    self.open(pending, cx);
+                }
             }
         }
+    }
+
+    /// Writes the 101 reply and starts the WebSocket session.
+    fn open(&mut self, pending: PendingUpgrade, cx: &mut Context) {
+        let PendingUpgrade {
+            id,
+            addr,
+            reply,
+            protocol,
+            request,
+            leftover,
+        } = pending;
+        self.push_raw(Bytes::from(reply));
+        let limits = cx.config.limits;
+        let ws_config = WebSocketConfig::default()
+            .read_buffer_size(READ_CHUNK)
+            .max_message_size(Some(limits.max_message_size()))
+            .max_frame_size(Some(limits.max_message_size()));
+        let ws = WebSocketContext::from_partially_read(leftover, Role::Server, Some(ws_config));
+        let peer = PeerShared::new(id, addr, limits);
+        if cx.config.announce_peer_id {
+            self.push_raw(frame::encode_data_frame(&peer.id().to_le_bytes(), false));
+        }
+        cx.events.push(Event::Connected {
+            peer: peer.clone(),
+            protocol,
+            request,
+        });
+        self.state = State::Open(Box::new(Session {
+            ws,
+            peer,
+            closing_by_us: false,
+            read_paused: false,
+        }));
+        self.deadline = None;
+    }
+
+    /// Admission control said yes: upgrade, and read what the client already sent.
+    pub fn admit(&mut self, cx: &mut Context) {
+        if !matches!(self.state, State::Pending(_)) {
+            return;
+        }
+        let State::Pending(pending) = std::mem::replace(&mut self.state, State::Draining) else {
+            return;
+        };
+        let early_data = !pending.leftover.is_empty();
+        self.open(*pending, cx);
+        if early_data {
+            self.read_frames(cx, false);
+        }
+    }
+
+    /// Admission control said no: write the HTTP refusal and close.
+    pub fn reject(&mut self, reply: Vec<u8>, cx: &mut Context) {
+        if matches!(self.state, State::Pending(_)) {
+            self.push_raw(Bytes::from(reply));
+            self.state = State::Draining;
+            self.deadline = Some(cx.now + cx.config.close_timeout);
+        }
+    }
+
+    /// Waiting for admission: keep what the client sends (bounded) and notice when it leaves.
+    fn read_pending(&mut self, cx: &mut Context) {
+        let State::Pending(pending) = &mut self.state else {
+            return;
+        };
+        let mut chunk = [0u8; 2048];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) if pending.leftover.len() + n <= handshake::MAX_REQUEST_HEAD => {
+                    pending.leftover.extend_from_slice(&chunk[..n]);
+                }
+                Ok(_) => break, // far more than a client sends before its 101
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        cx.events.push(Event::Disconnected {
+            peer: pending.id,
+            clean: false,
+        });
+        self.close_socket();
     }
 
     /// Reads frames until the socket is empty or reading must stop. `after_readiness`: called
@@ -441,6 +545,21 @@ impl Connection {
         }
         if matches!(self.state, State::Open(_)) {
             self.finish(false, cx);
+        }
+        if let State::Pending(pending) = &self.state {
+            // Nobody answered: the main thread forgets the request, the client gets a 503.
+            cx.events.push(Event::Disconnected {
+                peer: pending.id,
+                clean: false,
+            });
+            self.push_raw(Bytes::from(crate::admission::rejection_reply(
+                503,
+                "admission timed out",
+            )));
+            self.state = State::Draining;
+            self.deadline = Some(cx.now + cx.config.close_timeout);
+            self.flush();
+            return;
         }
         self.close_socket();
     }

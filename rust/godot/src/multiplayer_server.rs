@@ -76,6 +76,23 @@ pub struct WebSocketMultiplayerServer {
     #[var(get = get_ca_chain, set = set_ca_chain)]
     ca_chain: PhantomVar<Option<Gd<X509Certificate>>>,
 
+    /// When true, each valid upgrade request waits for the script: `client_handshake(id,
+    /// request)` is emitted from `poll()`, and the client connects only after
+    /// `accept_peer(id)`; `reject_peer(id, http_status, reason)` refuses it with that HTTP
+    /// status. A request left unanswered for `handshake_timeout` seconds (counted from when the
+    /// request arrived) is refused with 503. Takes effect at the next `listen()`.
+    #[var(get = is_admission_control, set = set_admission_control)]
+    admission_control: PhantomVar<bool>,
+
+    /// Reverse proxies (addresses and CIDR networks, IPv4 or IPv6: "127.0.0.1", "10.0.0.0/8",
+    /// "fd00::/8") whose `Forwarded` / `X-Forwarded-For` headers tell the client's address. For
+    /// a connection from one of them, `get_peer_address()`, the peer's `get_connected_host()`
+    /// and the handshake request's `address` report the right-most address in the header that
+    /// is not itself a trusted proxy; from anyone else those headers are ignored. An invalid
+    /// entry is refused with an error (the old list stays). Takes effect at the next `listen()`.
+    #[var(get = get_trusted_proxies, set = set_trusted_proxies)]
+    trusted_proxies: PhantomVar<PackedStringArray>,
+
     state: ServerState,
     /// Packets of every peer, in arrival order, for SceneMultiplayer.
     inbox: VecDeque<(PeerHandle, Bytes)>,
@@ -95,6 +112,8 @@ impl IMultiplayerPeerExtension for WebSocketMultiplayerServer {
             private_key: PhantomVar::default(),
             ssl_certificate: PhantomVar::default(),
             ca_chain: PhantomVar::default(),
+            admission_control: PhantomVar::default(),
+            trusted_proxies: PhantomVar::default(),
             state: ServerState::new("WebSocketMultiplayerServer", "peer_packet"),
             inbox: VecDeque::new(),
             handed_packet: HandedPacket::default(),
@@ -236,6 +255,14 @@ impl WebSocketMultiplayerServer {
     #[signal]
     fn peer_packet(peer_source: i64);
 
+    /// Admission control (`admission_control = true`): client `id` sent a valid upgrade request
+    /// and waits for `accept_peer(id)` or `reject_peer(id, http_status, reason)`. `request` has
+    /// `path`, `query` (without "?"), `headers` (names lower-cased), `address`, `port` and
+    /// `protocols` (the sub-protocols offered). `id` is the id the client keeps once accepted: its id
+    /// announcement and `peer_connected` come only after `accept_peer(id)`.
+    #[signal]
+    fn client_handshake(id: i64, request: VarDictionary);
+
     /// Starts listening on `port` (0 picks a free port: see `get_local_port()`). `protocols`
     /// lists the sub-protocols the server accepts: when not empty, a client must offer one of
     /// them (`WebSocketMultiplayerPeer.supported_protocols`). Returns `ERR_ALREADY_IN_USE` when
@@ -300,6 +327,26 @@ impl WebSocketMultiplayerServer {
     #[func]
     fn set_ca_chain(&mut self, value: Option<Gd<X509Certificate>>) {
         self.state.set_ca_chain(value);
+    }
+
+    #[func]
+    fn is_admission_control(&self) -> bool {
+        self.state.admission_control()
+    }
+
+    #[func]
+    fn set_admission_control(&mut self, enable: bool) {
+        self.state.set_admission_control(enable);
+    }
+
+    #[func]
+    fn get_trusted_proxies(&self) -> PackedStringArray {
+        self.state.trusted_proxies()
+    }
+
+    #[func]
+    fn set_trusted_proxies(&mut self, list: PackedStringArray) {
+        self.state.set_trusted_proxies(list);
     }
 }
 
@@ -426,6 +473,10 @@ impl ServerSignals for WebSocketMultiplayerServer {
 
     fn disconnected(&mut self, id: PeerId, _clean: bool) {
         self.signals().peer_disconnected().emit(id as i64);
+    }
+
+    fn handshake_requested(&mut self, id: PeerId, request: VarDictionary) {
+        self.signals().client_handshake().emit(id as i64, &request);
     }
 
     fn stopped(&mut self) {

@@ -67,6 +67,23 @@ pub struct WebSocketServer {
     #[var(get = is_refusing_new_connections, set = set_refuse_new_connections)]
     refuse_new_connections: PhantomVar<bool>,
 
+    /// When true, each valid upgrade request waits for the script: `client_handshake(id,
+    /// request)` is emitted from `poll()`, and the client connects only after
+    /// `accept_peer(id)`; `reject_peer(id, http_status, reason)` refuses it with that HTTP
+    /// status. A request left unanswered for `handshake_timeout` seconds (counted from when the
+    /// request arrived) is refused with 503. Takes effect at the next `listen()`.
+    #[var(get = is_admission_control, set = set_admission_control)]
+    admission_control: PhantomVar<bool>,
+
+    /// Reverse proxies (addresses and CIDR networks, IPv4 or IPv6: "127.0.0.1", "10.0.0.0/8",
+    /// "fd00::/8") whose `Forwarded` / `X-Forwarded-For` headers tell the client's address. For
+    /// a connection from one of them, `get_peer_address()`, the peer's `get_connected_host()`
+    /// and the handshake request's `address` report the right-most address in the header that
+    /// is not itself a trusted proxy; from anyone else those headers are ignored. An invalid
+    /// entry is refused with an error (the old list stays). Takes effect at the next `listen()`.
+    #[var(get = get_trusted_proxies, set = set_trusted_proxies)]
+    trusted_proxies: PhantomVar<PackedStringArray>,
+
     state: ServerState,
 }
 
@@ -81,6 +98,8 @@ impl IRefCounted for WebSocketServer {
             ssl_certificate: PhantomVar::default(),
             ca_chain: PhantomVar::default(),
             refuse_new_connections: PhantomVar::default(),
+            admission_control: PhantomVar::default(),
+            trusted_proxies: PhantomVar::default(),
             state: ServerState::new("WebSocketServer", "data_received"),
         }
     }
@@ -105,6 +124,13 @@ impl WebSocketServer {
     /// A message from client `id` is ready: read it with `get_peer(id).get_packet()`.
     #[signal]
     fn data_received(id: i64);
+
+    /// Admission control (`admission_control = true`): client `id` sent a valid upgrade request
+    /// and waits for `accept_peer(id)` or `reject_peer(id, http_status, reason)`. `request` has
+    /// `path`, `query` (without "?"), `headers` (names lower-cased), `address`, `port` and
+    /// `protocols` (the sub-protocols offered). `id` is the id the client keeps once accepted.
+    #[signal]
+    fn client_handshake(id: i64, request: VarDictionary);
 
     /// Starts listening on `port` (0 picks a free port: see `get_local_port()`). `protocols`
     /// lists the sub-protocols the server accepts: when not empty, a client must offer one of
@@ -208,6 +234,26 @@ impl WebSocketServer {
     fn set_refuse_new_connections(&mut self, enable: bool) {
         self.state.set_refuse_new_connections(enable);
     }
+
+    #[func]
+    fn is_admission_control(&self) -> bool {
+        self.state.admission_control()
+    }
+
+    #[func]
+    fn set_admission_control(&mut self, enable: bool) {
+        self.state.set_admission_control(enable);
+    }
+
+    #[func]
+    fn get_trusted_proxies(&self) -> PackedStringArray {
+        self.state.trusted_proxies()
+    }
+
+    #[func]
+    fn set_trusted_proxies(&mut self, list: PackedStringArray) {
+        self.state.set_trusted_proxies(list);
+    }
 }
 
 server_common_api!(WebSocketServer);
@@ -251,5 +297,9 @@ impl ServerSignals for WebSocketServer {
 
     fn disconnected(&mut self, id: PeerId, clean: bool) {
         self.signals().client_disconnected().emit(id as i64, clean);
+    }
+
+    fn handshake_requested(&mut self, id: PeerId, request: VarDictionary) {
+        self.signals().client_handshake().emit(id as i64, &request);
     }
 }
