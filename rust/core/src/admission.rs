@@ -48,7 +48,7 @@ fn status_text(status: u16) -> &'static str {
         429 => "Too Many Requests",
         500 => "Internal Server Error",
         503 => "Service Unavailable",
-        400..=499 => "Client Error",
+        _ if status < 500 => "Client Error",
         _ => "Server Error",
     }
 }

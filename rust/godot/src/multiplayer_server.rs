@@ -57,7 +57,8 @@ pub struct WebSocketMultiplayerServer {
     bind_ip: PhantomVar<GString>,
 
     /// Seconds a new connection has to complete the WebSocket upgrade (TCP accept to the
-    /// 101 reply) before it is dropped.
+    /// 101 reply) before it is dropped. With `admission_control`, a request that arrived in time then
+    /// waits as long again for the script's answer.
     #[var(get = get_handshake_timeout, set = set_handshake_timeout)]
     handshake_timeout: PhantomVar<f64>,
 
