@@ -3,6 +3,8 @@
 //! ```text
 //! Handshake --101--> Open --close handshake done / error / drop--> Draining --queue empty--> Done
 //!     \--refused (HTTP error reply)-----------------------------------^
+//!     \--admission control--> Pending --admit: 101--> Open
+//!                                  \--reject / timeout: HTTP error reply--> Draining
 //! ```
 //! tungstenite parses incoming frames and runs the closing handshake; whatever it writes (pongs,
 //! close replies) lands in this connection's own write queue, so every byte leaves through one
