@@ -2,6 +2,7 @@
 
 mod common;
 
+use std::io::{Read, Write};
 use std::net::{IpAddr, Ipv4Addr};
 use std::thread;
 use std::time::Duration;
@@ -145,4 +146,59 @@ fn forwarded_address_is_believed_only_from_a_trusted_proxy() {
         connect_with_header(&mut untrusted, "x-forwarded-for", "1.2.3.4"),
         localhost
     );
+}
+
+fn raw_request(addr: std::net::SocketAddr) -> Vec<u8> {
+    format!(
+        "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .into_bytes()
+}
+
+#[test]
+fn client_leaving_while_waiting_is_reported_as_disconnected_and_never_connects() {
+    let _watchdog = watchdog();
+    let mut h = Harness::start(admission_config());
+    let mut stream = tcp(h.addr());
+    stream.write_all(&raw_request(h.addr())).unwrap();
+    let (id, _) = wait_admission(&mut h);
+    drop(stream);
+    assert!(!h.wait_disconnected(id), "reported unclean");
+    h.sender().admit(id);
+    admit_one_more(&mut h);
+    assert_eq!(
+        h.count(|s| matches!(s, Seen::Connected { peer, .. } if *peer == id)),
+        0
+    );
+}
+
+#[test]
+fn frames_sent_before_the_answer_are_delivered_after_admission() {
+    let _watchdog = watchdog();
+    let mut h = Harness::start(admission_config());
+    let mut stream = tcp(h.addr());
+    let mut bytes = raw_request(h.addr());
+    bytes.extend(masked_frame(0x1, b"early"));
+    stream.write_all(&bytes).unwrap();
+    let (id, _) = wait_admission(&mut h);
+    // Let the frame reach the server while the request waits.
+    thread::sleep(Duration::from_millis(100));
+    h.sender().admit(id);
+    assert_eq!(h.wait_message(id), (b"early".to_vec(), true));
+    let reply = String::from_utf8_lossy(&read_head(&mut stream)).into_owned();
+    assert!(reply.starts_with("HTTP/1.1 101 "), "{reply}");
+}
+
+fn read_head(stream: &mut std::net::TcpStream) -> Vec<u8> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        assert_eq!(
+            stream.read(&mut byte).unwrap(),
+            1,
+            "connection ended: {head:?}"
+        );
+        head.push(byte[0]);
+    }
+    head
 }
