@@ -3,6 +3,8 @@
 # (godot-project/tests/servers/echo_server.gd):
 #   - Python `websockets` (godot-project/tests/clients/python_client.py): wss:// with a test CA
 #     and a CA-signed "localhost" certificate, then plain ws:// against a second server;
+#   - Python `websockets` (tests/clients/admission_client.py) against admission control and
+#     trusted proxies in both classes (tests/servers/admission_server.gd);
 #   - `openssl s_client`: TLS 1.3 and 1.2, certificate verification, ALPN, the full chain;
 #   - a plain-TCP client speaking HTTP to the wss:// server is dropped.
 #
@@ -275,6 +277,64 @@ EOF
   section "The wss:// server still serves after the bad clients"
   python_client wss-after --url "wss://127.0.0.1:$tls_port" --cafile "$cafile" --quick
   python_client wss-localhost --url "wss://127.0.0.1:$tls_port" --cafile "$cafile" --quick --hostname localhost
+fi
+
+# ------------------------------------------------------------------ admission control, proxies
+# tests/servers/admission_server.gd runs four servers (raw and multiplayer, trusting 127.0.0.1 as
+# a proxy or not); tests/clients/admission_client.py checks the HTTP status of rejected and
+# unanswered clients and what forwarding headers do.
+section "Admission control and trusted proxies (Python websockets against admission_server.gd)"
+admission_log="$logs/server-admission.log"
+timeout --kill-after=5 $((lifetime + 30)) "$godot" --headless --path "$project" \
+  --script res://tests/servers/admission_server.gd -- --lifetime "$lifetime" \
+  >"$admission_log" 2>&1 </dev/null &
+admission_pid=$!
+pids+=("$admission_pid")
+admission_ports=""
+deadline=$((SECONDS + startup_timeout))
+while [[ -z "$admission_ports" ]] && kill -0 "$admission_pid" 2>/dev/null && (( SECONDS < deadline )); do
+  admission_ports=$(sed -n 's/^LISTENING \(raw-trusted=.*\)$/\1/p' "$admission_log" | head -n1)
+  [[ -z "$admission_ports" ]] && sleep 0.1
+done
+if [[ -z "$admission_ports" ]]; then
+  fail "admission server starts: no LISTENING line (log: $admission_log)"
+  tail -n 15 "$admission_log" | sed 's/^/      /'
+else
+  pass "admission servers listening: $admission_ports"
+  admission_client() {
+    local name=$1; shift
+    local log="$logs/python-$name.log" rc=0 ok_lines fail_lines
+    set +e
+    # shellcheck disable=SC2086 # the port list is meant to split into words
+    timeout --kill-after=5 180 "$py" "$project/tests/clients/admission_client.py" --ports $admission_ports "$@" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    set -e
+    ok_lines=$(grep -c '^ok ' "$log" || true)
+    fail_lines=$(grep -c '^FAIL ' "$log" || true)
+    passed=$((passed + ok_lines))
+    failed=$((failed + fail_lines))
+    if (( rc != 0 && fail_lines == 0 )) || (( ok_lines == 0 )); then
+      fail "python admission client ($name) exited with code $rc, $ok_lines checks passed (log: $log)"
+    fi
+  }
+  admission_client admission
+  admission_client admission-shutdown --shutdown
+  rc=0
+  deadline=$((SECONDS + 10))
+  while kill -0 "$admission_pid" 2>/dev/null && (( SECONDS < deadline )); do sleep 0.1; done
+  if kill -0 "$admission_pid" 2>/dev/null; then
+    fail "admission server quits on \"shutdown\": still running after 10 s"
+  else
+    wait "$admission_pid" || rc=$?
+    if (( rc == 0 )); then pass "admission server quits on \"shutdown\" with exit code 0"
+    else fail "admission server quits with exit code 0: exit code $rc (log: $admission_log)"; fi
+  fi
+  if grep -Eq 'SCRIPT ERROR|ERROR: \[panic|panicked' "$admission_log"; then
+    fail "admission server log has no SCRIPT ERROR or panic (log: $admission_log)"
+    grep -E 'SCRIPT ERROR|panic' "$admission_log" | head -n 5 | sed 's/^/      /'
+  else
+    pass "admission server log has no SCRIPT ERROR or panic"
+  fi
 fi
 
 # ------------------------------------------------------------------ shutdown and server logs

@@ -107,6 +107,8 @@ pub fn run(server: &Server, options: &LoopOptions, stop: &AtomicBool) {
                     sender.consume_inbound(handle, data.len());
                 }
                 Event::CloseRequest { .. } => {}
+                // Admission control is off here.
+                Event::Admission { .. } => {}
                 Event::Disconnected { peer, .. } => {
                     peers.remove(&peer);
                     if let Some(i) = index.remove(&peer) {

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::time::Duration;
 
+use crate::forwarded::Cidr;
 use crate::tls::TlsIdentity;
 
 /// Where the listening socket is bound.
@@ -111,6 +112,12 @@ pub struct ServerConfig {
     /// Most TCP connections at once from one IP address, counted like `max_connections`
     /// (0 = unlimited).
     pub max_connections_per_ip: usize,
+    /// Hold each valid upgrade request until the main thread admits or rejects it (see
+    /// [`crate::Event::Admission`]).
+    pub admission_control: bool,
+    /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed for the
+    /// client's address (see `forwarded.rs`).
+    pub trusted_proxies: Vec<Cidr>,
 }
 
 impl Default for ServerConfig {
@@ -131,6 +138,8 @@ impl Default for ServerConfig {
             idle_timeout: crate::liveness::DEFAULT_IDLE_TIMEOUT,
             max_connections: 0,
             max_connections_per_ip: 0,
+            admission_control: false,
+            trusted_proxies: Vec::new(),
         }
     }
 }

@@ -3,6 +3,8 @@
 //! ```text
 //! Handshake --101--> Open --close handshake done / error / drop--> Draining --queue empty--> Done
 //!     \--refused (HTTP error reply)-----------------------------------^
+//!     \--admission control--> Pending --admit: 101--> Open
+//!                                  \--reject / timeout: HTTP error reply--> Draining
 //! ```
 //! tungstenite parses incoming frames and runs the closing handshake; whatever it writes (pongs,
 //! close replies) lands in this connection's own write queue, so every byte leaves through one
@@ -21,7 +23,8 @@ use tungstenite::protocol::{CloseFrame, Role, WebSocketConfig, WebSocketContext}
 use tungstenite::{Error as WsError, Message};
 
 use crate::config::ServerConfig;
-use crate::events::Event;
+use crate::events::{Event, UpgradeRequest};
+use crate::forwarded;
 use crate::frame;
 use crate::handshake::{self, Parsed, Verdict};
 use crate::input::{ReadBuffer, SocketReader};
@@ -70,6 +73,8 @@ pub(crate) struct Context<'a> {
 enum State {
     /// Reading the HTTP upgrade request.
     Handshake { head: Vec<u8> },
+    /// Admission control: a valid request waits for the main thread's answer.
+    Pending(Box<PendingUpgrade>),
     /// Upgraded: WebSocket frames flow.
     Open(Box<Session>),
     /// Writing what is queued (a refusal, the last close frame), then shutting our side and
@@ -89,6 +94,17 @@ struct Session {
     read_paused: bool,
     /// Code of the first close frame of the connection, whichever side sent it (stats).
     first_close: Option<u16>,
+}
+
+/// An accepted request held until the main thread admits or rejects it.
+struct PendingUpgrade {
+    id: PeerId,
+    addr: SocketAddr,
+    reply: Vec<u8>,
+    protocol: String,
+    request: UpgradeRequest,
+    /// Bytes after the request head (a client may send frames before the 101 arrives).
+    leftover: Vec<u8>,
 }
 
 /// One chunk of the write queue.
@@ -212,6 +228,7 @@ impl Connection {
     pub fn peer_id(&self) -> Option<PeerId> {
         match &self.state {
             State::Open(s) => Some(s.peer.id()),
+            State::Pending(p) => Some(p.id),
             _ => None,
         }
     }
@@ -224,6 +241,9 @@ impl Connection {
     pub fn on_readable(&mut self, cx: &mut Context, hang_up: bool) {
         if matches!(self.state, State::Handshake { .. }) {
             self.read_handshake(cx);
+        }
+        if matches!(self.state, State::Pending(_)) {
+            self.read_pending(cx);
         }
         if matches!(self.state, State::Open(_)) {
             self.last_heard = cx.now;
@@ -308,42 +328,127 @@ impl Connection {
                 protocol,
                 request,
             } => {
-                self.push_raw(Bytes::from(reply));
-                let limits = cx.config.limits;
-                let ws_config = WebSocketConfig::default()
-                    .read_buffer_size(READ_CHUNK)
-                    .max_message_size(Some(limits.max_message_size()))
-                    .max_frame_size(Some(limits.max_message_size()));
-                let ws =
-                    WebSocketContext::from_partially_read(leftover, Role::Server, Some(ws_config));
-                let peer =
-                    PeerShared::new((cx.allocate_id)(), self.addr, limits, self.stats.clone());
-                if cx.config.announce_peer_id {
-                    self.out.push_back(OutChunk {
-                        data: frame::encode_data_frame(&peer.id().to_le_bytes(), false),
-                        written: 0,
-                        payload_len: 4,
-                        counted: false,
-                        message: true,
-                    });
-                }
-                cx.events.push(Event::Connected {
-                    peer: peer.clone(),
+                let addr = forwarded::client_address(
+                    &cx.config.trusted_proxies,
+                    self.addr,
+                    &request.headers,
+                );
+                let pending = PendingUpgrade {
+                    id: (cx.allocate_id)(),
+                    addr,
+                    reply,
                     protocol,
                     request,
-                });
-                self.state = State::Open(Box::new(Session {
-                    ws,
-                    peer,
-                    closing_by_us: false,
-                    read_paused: false,
-                    first_close: None,
-                }));
-                self.deadline = None;
-                self.last_heard = cx.now;
-                self.last_ping = cx.now;
+                    leftover,
+                };
+                if cx.config.admission_control {
+                    cx.events.push(Event::Admission {
+                        peer: pending.id,
+                        addr,
+                        request: pending.request.clone(),
+                    });
+                    self.state = State::Pending(Box::new(pending));
+                    // The script gets the whole handshake_timeout to answer, however long the
+                    // request took to arrive.
+                    self.deadline = Some(cx.now + cx.config.handshake_timeout);
+                } else {
+                    self.open(pending, cx);
+                }
             }
         }
+    }
+
+    /// Writes the 101 reply and starts the WebSocket session.
+    fn open(&mut self, pending: PendingUpgrade, cx: &mut Context) {
+        let PendingUpgrade {
+            id,
+            addr,
+            reply,
+            protocol,
+            request,
+            leftover,
+        } = pending;
+        self.push_raw(Bytes::from(reply));
+        let limits = cx.config.limits;
+        let ws_config = WebSocketConfig::default()
+            .read_buffer_size(READ_CHUNK)
+            .max_message_size(Some(limits.max_message_size()))
+            .max_frame_size(Some(limits.max_message_size()));
+        let ws = WebSocketContext::from_partially_read(leftover, Role::Server, Some(ws_config));
+        let peer = PeerShared::new(id, addr, limits, self.stats.clone());
+        if cx.config.announce_peer_id {
+            self.out.push_back(OutChunk {
+                data: frame::encode_data_frame(&peer.id().to_le_bytes(), false),
+                written: 0,
+                payload_len: 4,
+                counted: false,
+                message: true,
+            });
+        }
+        cx.events.push(Event::Connected {
+            peer: peer.clone(),
+            protocol,
+            request,
+        });
+        self.state = State::Open(Box::new(Session {
+            ws,
+            peer,
+            closing_by_us: false,
+            read_paused: false,
+            first_close: None,
+        }));
+        self.deadline = None;
+        self.last_heard = cx.now;
+        self.last_ping = cx.now;
+    }
+
+    /// Admission control said yes: upgrade, and read what the client already sent.
+    pub fn admit(&mut self, cx: &mut Context) {
+        if !matches!(self.state, State::Pending(_)) {
+            return;
+        }
+        let State::Pending(pending) = std::mem::replace(&mut self.state, State::Draining) else {
+            return;
+        };
+        let early_data = !pending.leftover.is_empty();
+        self.open(*pending, cx);
+        if early_data {
+            self.read_frames(cx, false);
+        }
+    }
+
+    /// Admission control said no: write the HTTP refusal and close.
+    pub fn reject(&mut self, reply: Vec<u8>, cx: &mut Context) {
+        if matches!(self.state, State::Pending(_)) {
+            self.push_raw(Bytes::from(reply));
+            self.state = State::Draining;
+            self.deadline = Some(cx.now + cx.config.close_timeout);
+        }
+    }
+
+    /// Waiting for admission: keep what the client sends (bounded) and notice when it leaves.
+    fn read_pending(&mut self, cx: &mut Context) {
+        let State::Pending(pending) = &mut self.state else {
+            return;
+        };
+        let mut chunk = [0u8; 2048];
+        loop {
+            match self.stream.read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) if pending.leftover.len() + n <= handshake::MAX_REQUEST_HEAD => {
+                    pending.leftover.extend_from_slice(&chunk[..n]);
+                }
+                Ok(_) => break, // far more than a client sends before its 101
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            }
+        }
+        cx.events.push(Event::Disconnected {
+            peer: pending.id,
+            clean: false,
+        });
+        self.close_socket();
     }
 
     /// Reads frames until the socket is empty or reading must stop. `after_readiness`: called
@@ -512,6 +617,21 @@ impl Connection {
         }
         if matches!(self.state, State::Open(_)) {
             self.finish(false, cx);
+        }
+        if let State::Pending(pending) = &self.state {
+            // Nobody answered: the main thread forgets the request, the client gets a 503.
+            cx.events.push(Event::Disconnected {
+                peer: pending.id,
+                clean: false,
+            });
+            self.push_raw(Bytes::from(crate::admission::rejection_reply(
+                503,
+                "admission timed out",
+            )));
+            self.state = State::Draining;
+            self.deadline = Some(cx.now + cx.config.close_timeout);
+            self.flush();
+            return;
         }
         self.close_socket();
     }

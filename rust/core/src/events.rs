@@ -43,8 +43,19 @@ pub enum Event {
         /// Close reason, possibly empty.
         reason: String,
     },
+    /// A valid upgrade request waits for [`crate::Sender::admit`] or [`crate::Sender::reject`]
+    /// (only with `admission_control`). `peer` is the id it keeps once admitted; if the request
+    /// ends unanswered (timeout, client gone), a `Disconnected` event for `peer` follows.
+    Admission {
+        /// Id of the would-be peer.
+        peer: PeerId,
+        /// The client's address (behind a trusted proxy: the forwarded one).
+        addr: std::net::SocketAddr,
+        /// The request.
+        request: UpgradeRequest,
+    },
     /// The connection is over. Reported exactly once for each `Connected` peer, after any
-    /// message it delivered.
+    /// message it delivered, and for each `Admission` that ended unanswered.
     Disconnected {
         /// Peer that left.
         peer: PeerId,
@@ -76,6 +87,10 @@ pub(crate) enum Command {
     SetNoDelay { peer: PeerId, enabled: bool },
     /// The main thread drained a paused peer's queue: read its socket again.
     ResumeRead { peer: PeerId },
+    /// Admission control: write the 101 reply, the peer is connected.
+    Admit { peer: PeerId },
+    /// Admission control: write this HTTP refusal and close.
+    Reject { peer: PeerId, reply: Vec<u8> },
 }
 
 /// The recipients of one outbound frame.

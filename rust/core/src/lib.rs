@@ -8,10 +8,12 @@
 //! `mio::Waker`. See ARCHITECTURE.md at the repository root.
 #![deny(missing_docs, missing_debug_implementations, unused_must_use)]
 
+pub mod admission;
 pub mod config;
 mod connection;
 pub mod error;
 pub mod events;
+pub mod forwarded;
 pub mod frame;
 pub mod handshake;
 mod input;
@@ -31,6 +33,7 @@ pub use config::{BindAddress, Limits, ServerConfig};
 pub use connection::close_code;
 pub use error::{SendError, StartError};
 pub use events::{Event, UpgradeRequest};
+pub use forwarded::Cidr;
 pub use peer::{PeerHandle, PeerId, PeerShared};
 pub use server::{Sender, Server};
 pub use stats::{Stats, StatsSnapshot};

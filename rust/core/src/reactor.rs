@@ -403,6 +403,18 @@ impl Reactor {
                         self.touch(token);
                     }
                 }
+                Command::Admit { peer } => {
+                    if let Some(&token) = self.peers.get(&peer) {
+                        self.with_connection(token, now, |conn, cx| conn.admit(cx));
+                        self.touch(token);
+                    }
+                }
+                Command::Reject { peer, reply } => {
+                    if let Some(&token) = self.peers.get(&peer) {
+                        self.with_connection(token, now, |conn, cx| conn.reject(reply, cx));
+                        self.touch(token);
+                    }
+                }
             }
         }
     }

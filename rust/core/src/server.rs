@@ -167,6 +167,22 @@ impl Sender {
         self.push(Command::Drop { peer: peer.id() });
     }
 
+    /// Admission control: upgrades the waiting request `peer` (a `Connected` event follows).
+    pub fn admit(&self, peer: PeerId) {
+        self.push(Command::Admit { peer });
+    }
+
+    /// Admission control: refuses the waiting request `peer` with an HTTP `status` and `reason`
+    /// (checked with [`crate::admission::validate_rejection`]); no event follows.
+    pub fn reject(&self, peer: PeerId, status: u16, reason: &str) -> Result<(), String> {
+        crate::admission::validate_rejection(status, reason)?;
+        self.push(Command::Reject {
+            peer,
+            reply: crate::admission::rejection_reply(status, reason),
+        });
+        Ok(())
+    }
+
     /// Turns Nagle's algorithm off (`true`) or on for one peer.
     pub fn set_no_delay(&self, peer: PeerId, enabled: bool) {
         self.push(Command::SetNoDelay { peer, enabled });

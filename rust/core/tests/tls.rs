@@ -810,6 +810,7 @@ fn fifty_concurrent_tls_clients_each_echo_ten_messages() {
                     echoed += 1;
                 }
                 Event::CloseRequest { .. } => {}
+                Event::Admission { .. } => unreachable!("admission control is off"),
                 Event::Disconnected { peer, clean: ok } => {
                     assert!(ok, "peer {peer} left uncleanly");
                     clean += 1;

@@ -4,6 +4,7 @@
 
 use godot::prelude::*;
 
+mod admission;
 mod errors;
 mod limits;
 mod liveness;

@@ -179,12 +179,14 @@ impl WebSocketServerPeer {
     }
 
     /// The client's IP address ("127.0.0.1", "::1"; IPv4 clients of a dual-stack server as IPv4).
+    /// Behind a proxy listed in the server's `trusted_proxies`: the client it forwarded for.
     #[func]
     fn get_connected_host(&self) -> GString {
         GString::from(&self.handle.addr().ip().to_string())
     }
 
-    /// The client's TCP port.
+    /// The client's TCP port (behind a trusted proxy: the forwarded one when the proxy's header
+    /// has a port, otherwise the proxy connection's).
     #[func]
     fn get_connected_port(&self) -> i64 {
         self.handle.addr().port() as i64
@@ -250,15 +252,6 @@ impl WebSocketServerPeer {
     /// joined with ", ").
     #[func]
     fn get_request_headers(&self) -> Dictionary<GString, GString> {
-        let mut dict = Dictionary::new();
-        for (name, value) in &self.request.headers {
-            let key = GString::from(&name.to_ascii_lowercase());
-            let joined = match dict.get(&key) {
-                Some(previous) => GString::from(&format!("{previous}, {value}")),
-                None => GString::from(value),
-            };
-            dict.set(&key, &joined);
-        }
-        dict
+        crate::admission::headers_dictionary(&self.request)
     }
 }

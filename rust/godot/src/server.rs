@@ -44,7 +44,8 @@ pub struct WebSocketServer {
     bind_ip: PhantomVar<GString>,
 
     /// Seconds a new connection has to complete the WebSocket upgrade (TCP accept to the
-    /// 101 reply) before it is dropped.
+    /// 101 reply) before it is dropped. With `admission_control`, a request that arrived in time then
+    /// waits as long again for the script's answer.
     #[var(get = get_handshake_timeout, set = set_handshake_timeout)]
     handshake_timeout: PhantomVar<f64>,
 
@@ -98,6 +99,22 @@ pub struct WebSocketServer {
     /// `max_connections`; 0 = unlimited (the default). May be changed while listening.
     #[var(get = get_max_connections_per_ip, set = set_max_connections_per_ip)]
     max_connections_per_ip: PhantomVar<i64>,
+    /// When true, each valid upgrade request waits for the script: `client_handshake(id,
+    /// request)` is emitted from `poll()`, and the client connects only after
+    /// `accept_peer(id)`; `reject_peer(id, http_status, reason)` refuses it with that HTTP
+    /// status. A request left unanswered for `handshake_timeout` seconds (counted from when the
+    /// request arrived) is refused with 503. Takes effect at the next `listen()`.
+    #[var(get = is_admission_control, set = set_admission_control)]
+    admission_control: PhantomVar<bool>,
+
+    /// Reverse proxies (addresses and CIDR networks, IPv4 or IPv6: "127.0.0.1", "10.0.0.0/8",
+    /// "fd00::/8") whose `Forwarded` / `X-Forwarded-For` headers tell the client's address. For
+    /// a connection from one of them, `get_peer_address()`, the peer's `get_connected_host()`
+    /// and the handshake request's `address` report the right-most address in the header that
+    /// is not itself a trusted proxy; from anyone else those headers are ignored. An invalid
+    /// entry is refused with an error (the old list stays). Takes effect at the next `listen()`.
+    #[var(get = get_trusted_proxies, set = set_trusted_proxies)]
+    trusted_proxies: PhantomVar<PackedStringArray>,
 
     state: ServerState,
 }
@@ -117,6 +134,8 @@ impl IRefCounted for WebSocketServer {
             refuse_new_connections: PhantomVar::default(),
             max_connections: PhantomVar::default(),
             max_connections_per_ip: PhantomVar::default(),
+            admission_control: PhantomVar::default(),
+            trusted_proxies: PhantomVar::default(),
             state: ServerState::new("WebSocketServer", "data_received"),
         }
     }
@@ -141,6 +160,13 @@ impl WebSocketServer {
     /// A message from client `id` is ready: read it with `get_peer(id).get_packet()`.
     #[signal]
     fn data_received(id: i64);
+
+    /// Admission control (`admission_control = true`): client `id` sent a valid upgrade request
+    /// and waits for `accept_peer(id)` or `reject_peer(id, http_status, reason)`. `request` has
+    /// `path`, `query` (without "?"), `headers` (names lower-cased), `address`, `port` and
+    /// `protocols` (the sub-protocols offered). `id` is the id the client keeps once accepted.
+    #[signal]
+    fn client_handshake(id: i64, request: VarDictionary);
 
     /// Starts listening on `port` (0 picks a free port: see `get_local_port()`). `protocols`
     /// lists the sub-protocols the server accepts: when not empty, a client must offer one of
@@ -292,6 +318,26 @@ impl WebSocketServer {
             listening,
         );
     }
+
+    #[func]
+    fn is_admission_control(&self) -> bool {
+        self.state.admission_control()
+    }
+
+    #[func]
+    fn set_admission_control(&mut self, enable: bool) {
+        self.state.set_admission_control(enable);
+    }
+
+    #[func]
+    fn get_trusted_proxies(&self) -> PackedStringArray {
+        self.state.trusted_proxies()
+    }
+
+    #[func]
+    fn set_trusted_proxies(&mut self, list: PackedStringArray) {
+        self.state.set_trusted_proxies(list);
+    }
 }
 
 server_common_api!(WebSocketServer);
@@ -338,5 +384,9 @@ impl ServerSignals for WebSocketServer {
 
     fn disconnected(&mut self, id: PeerId, clean: bool) {
         self.signals().client_disconnected().emit(id as i64, clean);
+    }
+
+    fn handshake_requested(&mut self, id: PeerId, request: VarDictionary) {
+        self.signals().client_handshake().emit(id as i64, &request);
     }
 }

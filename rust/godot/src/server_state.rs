@@ -7,17 +7,18 @@
 //! the rest. [`server_common_api!`] registers the script methods the two classes share. gdext
 //! cannot derive one Rust class from another, hence this shape.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::time::Duration;
 
 use godot::classes::{CryptoKey, X509Certificate};
 use godot::global::Error;
 use godot::prelude::*;
 use websocket_server_core::{
-    close_code, BindAddress, Bytes, Event, Limits, PeerHandle, PeerId, Server, ServerConfig,
+    close_code, BindAddress, Bytes, Cidr, Event, Limits, PeerHandle, PeerId, Server, ServerConfig,
     UpdateTlsError,
 };
 
+use crate::admission;
 use crate::errors;
 use crate::limits::ConnectionLimits;
 use crate::peer::WebSocketServerPeer;
@@ -51,7 +52,12 @@ pub struct ServerState {
     pub liveness: crate::liveness::LivenessSettings,
     /// `max_connections`, `max_connections_per_ip` and the counters (`limits.rs`).
     pub connection_limits: ConnectionLimits,
+    admission_control: bool,
+    trusted_proxies: PackedStringArray,
+    trusted_cidrs: Vec<Cidr>,
 
+    /// Admission control: ids whose `client_handshake` awaits `accept_peer` / `reject_peer`.
+    pending_admissions: HashSet<PeerId>,
     /// The running core, while listening.
     server: Option<Server>,
     pub peers: HashMap<PeerId, PeerEntry>,
@@ -91,6 +97,10 @@ impl ServerState {
             refuse_new_connections: false,
             liveness: Default::default(),
             connection_limits: ConnectionLimits::default(),
+            admission_control: false,
+            trusted_proxies: PackedStringArray::new(),
+            trusted_cidrs: Vec::new(),
+            pending_admissions: HashSet::new(),
             server: None,
             peers: HashMap::new(),
             events: Vec::new(),
@@ -149,6 +159,8 @@ impl ServerState {
             tls,
             heartbeat_interval: self.liveness.heartbeat_interval(),
             idle_timeout: self.liveness.idle_timeout(),
+            admission_control: self.admission_control,
+            trusted_proxies: self.trusted_cidrs.clone(),
             ..ServerConfig::default()
         };
         self.connection_limits.configure(&mut config);
@@ -173,6 +185,7 @@ impl ServerState {
             entry.object.bind_mut().mark_disconnected();
         }
         self.peers.clear();
+        self.pending_admissions.clear();
         self.events.clear();
         self.generation += 1;
     }
@@ -455,6 +468,76 @@ impl ServerState {
         }
     }
 
+    pub fn admission_control(&self) -> bool {
+        self.admission_control
+    }
+
+    pub fn set_admission_control(&mut self, enable: bool) {
+        self.admission_control = enable;
+    }
+
+    pub fn trusted_proxies(&self) -> PackedStringArray {
+        self.trusted_proxies.clone()
+    }
+
+    pub fn set_trusted_proxies(&mut self, list: PackedStringArray) {
+        match admission::parse_trusted_proxies(&list) {
+            Ok(cidrs) => {
+                self.trusted_cidrs = cidrs;
+                self.trusted_proxies = list;
+            }
+            Err(why) => godot_error!(
+                "{}.trusted_proxies: {why}; keeping {}.",
+                self.class,
+                self.trusted_proxies
+            ),
+        }
+    }
+
+    /// Takes `id` off the waiting list, or reports why it cannot be answered.
+    fn take_pending(&mut self, method: &str, id: i64) -> Option<PeerId> {
+        let class = self.class;
+        let pending = PeerId::try_from(id)
+            .ok()
+            .filter(|id| self.pending_admissions.remove(id));
+        if pending.is_none() {
+            godot_error!(
+                "{class}.{method}({id}): no handshake is waiting for an answer under this id (already answered, timed out, the client left, or admission_control is off)."
+            );
+        }
+        pending
+    }
+
+    /// accept_peer(): the waiting client gets its 101 reply and becomes a peer.
+    pub fn accept_peer(&mut self, id: i64) -> Error {
+        let Some(id) = self.take_pending("accept_peer", id) else {
+            return Error::ERR_DOES_NOT_EXIST;
+        };
+        if let Some(server) = &self.server {
+            server.sender().admit(id);
+        }
+        Error::OK
+    }
+
+    /// reject_peer(): the waiting client gets an HTTP error reply and is closed.
+    pub fn reject_peer(&mut self, id: i64, http_status: i64, reason: &GString) -> Error {
+        let class = self.class;
+        let reason = reason.to_string();
+        let status = u16::try_from(http_status).unwrap_or(0);
+        if let Err(why) = websocket_server_core::admission::validate_rejection(status, &reason) {
+            godot_error!("{class}.reject_peer({id}): {why}; the request is still waiting.");
+            return Error::ERR_INVALID_PARAMETER;
+        }
+        let Some(id) = self.take_pending("reject_peer", id) else {
+            return Error::ERR_DOES_NOT_EXIST;
+        };
+        if let Some(server) = &self.server {
+            // Validated above, so this cannot fail.
+            let _ = server.sender().reject(id, status, &reason);
+        }
+        Error::OK
+    }
+
     pub fn refuses_new_connections(&self) -> bool {
         self.refuse_new_connections
     }
@@ -498,6 +581,9 @@ pub trait ServerSignals {
 
     /// Connected peer `id` is gone. It stays in the peer table during this call.
     fn disconnected(&mut self, id: PeerId, clean: bool);
+
+    /// Admission control: client `id` asks to connect; `request` as `client_handshake` documents.
+    fn handshake_requested(&mut self, id: PeerId, request: VarDictionary);
 
     /// `stop()` has closed everything and emptied the peer table: forget what the class queued
     /// itself.
@@ -583,7 +669,17 @@ fn deliver<C: ServerSignals>(this: &mut C, event: Event) {
                 this.close_requested(peer, code, &reason);
             }
         }
+        Event::Admission {
+            peer,
+            addr,
+            request,
+        } => {
+            this.state_mut().pending_admissions.insert(peer);
+            this.handshake_requested(peer, admission::request_dictionary(addr, &request));
+        }
         Event::Disconnected { peer, clean } => {
+            // An unanswered request that ended (timeout, client gone): forgotten, no signal.
+            this.state_mut().pending_admissions.remove(&peer);
             if !this.state().peers.contains_key(&peer) {
                 return; // dropped with disconnect_peer(id, true): no signal, as documented
             }
@@ -658,6 +754,30 @@ macro_rules! server_common_api {
             #[func]
             pub fn set_extra_headers(&mut self, headers: PackedStringArray) {
                 self.state.set_extra_headers(&headers);
+            }
+
+            /// Admission control: lets the client whose `client_handshake` carried `id` connect
+            /// (it gets its 101 reply; the usual connected signal follows from a later `poll()`).
+            /// Returns `ERR_DOES_NOT_EXIST` (with an error) when no request waits under `id`:
+            /// already answered, timed out, or the client left.
+            #[func]
+            pub fn accept_peer(&mut self, id: i64) -> Error {
+                self.state.accept_peer(id)
+            }
+
+            /// Admission control: refuses the client whose `client_handshake` carried `id`. It
+            /// receives the HTTP `http_status` (400 to 599) with `reason` as the body (at most 256
+            /// characters, no line breaks), then the connection closes; no signal mentions it
+            /// again. Returns `ERR_INVALID_PARAMETER` for a bad status or reason (the request
+            /// keeps waiting) and `ERR_DOES_NOT_EXIST` when no request waits under `id`.
+            #[func]
+            pub fn reject_peer(
+                &mut self,
+                id: i64,
+                #[opt(default = 403)] http_status: i64,
+                #[opt(default = "")] reason: GString,
+            ) -> Error {
+                self.state.reject_peer(id, http_status, &reason)
             }
 
             /// Per-peer limits: inbound KiB and messages waiting to be read by the script (also

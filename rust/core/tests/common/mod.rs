@@ -89,6 +89,10 @@ pub enum Seen {
         peer: PeerId,
         clean: bool,
     },
+    Admission {
+        peer: PeerId,
+        addr: SocketAddr,
+    },
 }
 
 impl Seen {
@@ -114,6 +118,10 @@ impl Seen {
                 peer: *peer,
                 clean: *clean,
             },
+            Event::Admission { peer, addr, .. } => Seen::Admission {
+                peer: *peer,
+                addr: *addr,
+            },
         }
     }
 
@@ -122,7 +130,8 @@ impl Seen {
             Seen::Connected { peer, .. }
             | Seen::Message { peer, .. }
             | Seen::CloseRequest { peer, .. }
-            | Seen::Disconnected { peer, .. } => *peer,
+            | Seen::Disconnected { peer, .. }
+            | Seen::Admission { peer, .. } => *peer,
         }
     }
 }
