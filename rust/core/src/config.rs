@@ -118,6 +118,11 @@ pub struct ServerConfig {
     /// Reverse proxies whose `Forwarded` / `X-Forwarded-For` headers are believed for the
     /// client's address (see `forwarded.rs`).
     pub trusted_proxies: Vec<Cidr>,
+    /// How long the id of a connection that is gone stays reserved, so that no new client gets it
+    /// while commands for the old one may still be on their way (the main thread learns of a
+    /// disconnection one poll() later). Also bounds the reactor's id table to the connections of
+    /// that period, however long the server runs.
+    pub id_quarantine: Duration,
 }
 
 impl Default for ServerConfig {
@@ -138,6 +143,7 @@ impl Default for ServerConfig {
             idle_timeout: crate::liveness::DEFAULT_IDLE_TIMEOUT,
             max_connections: 0,
             max_connections_per_ip: 0,
+            id_quarantine: Duration::from_secs(60),
             admission_control: false,
             trusted_proxies: Vec::new(),
         }

@@ -135,6 +135,9 @@ pub(crate) struct Connection {
     peer_eof: bool,
     /// Bytes read from the socket but not yet consumed (only when reading stopped early).
     carry: Vec<u8>,
+    /// The peer id given to this connection at its upgrade request, kept after it leaves the
+    /// Open state so the reactor can retire the id when the connection is gone.
+    allocated_id: Option<PeerId>,
     /// Open: when the peer last sent anything, and when it was last pinged (`liveness.rs`).
     last_heard: Instant,
     last_ping: Instant,
@@ -181,6 +184,7 @@ impl Connection {
         Connection {
             stream,
             addr,
+            allocated_id: None,
             state: State::Handshake { head: Vec::new() },
             out: VecDeque::new(),
             deadline: Some(handshake_deadline),
@@ -231,6 +235,11 @@ impl Connection {
             State::Pending(p) => Some(p.id),
             _ => None,
         }
+    }
+
+    /// The id this connection was given, whatever its state now (`None` before its request).
+    pub fn allocated_id(&self) -> Option<PeerId> {
+        self.allocated_id
     }
 
     pub fn is_done(&self) -> bool {
@@ -333,8 +342,10 @@ impl Connection {
                     self.addr,
                     &request.headers,
                 );
+                let id = (cx.allocate_id)();
+                self.allocated_id = Some(id);
                 let pending = PendingUpgrade {
-                    id: (cx.allocate_id)(),
+                    id,
                     addr,
                     reply,
                     protocol,

@@ -14,7 +14,7 @@
 //! costs a cross-CPU wake-up.
 
 use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap};
+use std::collections::{BinaryHeap, HashMap, VecDeque};
 use std::io;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::atomic::Ordering;
@@ -53,8 +53,12 @@ pub(crate) struct Reactor {
     tls: Option<Arc<TlsSlot>>,
     shared: Arc<Shared>,
     connections: HashMap<Token, Connection>,
-    /// Live peer ids and their connections.
+    /// Peer ids and their connections: live ones, and departed ones in quarantine.
     peers: HashMap<PeerId, Token>,
+    /// Ids of connections that are gone, with when they may be forgotten: until then they stay in
+    /// `peers` (pointing at a token no connection has any more), so a new client cannot get the id
+    /// of one that just left while commands for the old one may still be on their way.
+    retired_ids: VecDeque<(Instant, PeerId, Token)>,
     /// Deadlines by time; stale entries (connection gone or deadline moved) are skipped.
     deadlines: BinaryHeap<Reverse<(Instant, Token)>>,
     /// Tokens are never reused, so a stale event or deadline cannot hit a newer connection.
@@ -96,6 +100,7 @@ impl Reactor {
             shared,
             connections: HashMap::new(),
             peers: HashMap::new(),
+            retired_ids: VecDeque::new(),
             deadlines: BinaryHeap::new(),
             next_token: FIRST_CONNECTION,
             events: Vec::new(),
@@ -107,6 +112,12 @@ impl Reactor {
             liveness_at: None,
             slots: Slots::default(),
         })
+    }
+
+    /// Ids in the id table: live connections past their upgrade request, and departed ones still
+    /// in quarantine.
+    pub fn reserved_ids(&self) -> usize {
+        self.peers.len()
     }
 
     /// One turn: handles whatever is ready now and returns without waiting.
@@ -333,14 +344,30 @@ impl Reactor {
 
     fn remove(&mut self, token: Token) {
         if let Some(mut conn) = self.connections.remove(&token) {
-            if let Some(id) = conn.peer_id() {
-                self.peers.remove(&id);
+            if let Some(id) = conn.allocated_id() {
+                self.retired_ids
+                    .push_back((Instant::now() + self.config.id_quarantine, id, token));
             }
             let _ = self.poll.registry().deregister(conn.tcp_mut());
         }
     }
 
+    /// Forgets the ids of connections that have been gone for `id_quarantine`, so `peers` holds
+    /// live connections and recent ones only, however long the server runs.
+    fn forget_retired_ids(&mut self, now: Instant) {
+        while let Some(&(at, id, token)) = self.retired_ids.front() {
+            if at > now {
+                break;
+            }
+            self.retired_ids.pop_front();
+            if self.peers.get(&id) == Some(&token) {
+                self.peers.remove(&id);
+            }
+        }
+    }
+
     fn run_commands(&mut self, now: Instant) {
+        self.forget_retired_ids(now);
         let commands = std::mem::take(&mut *self.shared.commands.lock());
         for command in commands {
             match command {

@@ -286,6 +286,14 @@ impl Server {
         self.local_addr
     }
 
+    /// How many peer ids the server holds now: connections past their upgrade request and, for
+    /// `ServerConfig::id_quarantine`, departed ones. 0 after stop. For diagnostics and tests.
+    pub fn reserved_peer_ids(&self) -> usize {
+        self.reactor
+            .as_ref()
+            .map_or(0, |reactor| reactor.lock().reserved_ids())
+    }
+
     /// A handle for sending; stays usable (returning [`SendError::Stopped`]) after stop.
     pub fn sender(&self) -> &Sender {
         &self.sender

@@ -1095,3 +1095,40 @@ fn flat_out_main_loop_does_the_network_work_and_hands_it_back_when_it_stops_poll
     expect_end(&mut client);
     assert!(h.wait_disconnected(peer.id()));
 }
+
+// 22. The id table stays bounded: a departed peer's id is reserved for `id_quarantine`, then
+// forgotten, however many clients came and went.
+
+#[test]
+fn departed_peer_ids_are_forgotten_after_the_quarantine() {
+    let _watchdog = watchdog();
+    let mut h = Harness::start(ServerConfig {
+        id_quarantine: Duration::from_millis(200),
+        ..local_config()
+    });
+    let mut stay = connect(h.addr());
+    let staying = h.wait_connected().peer;
+    const DEPARTED: usize = 30;
+    for _ in 0..DEPARTED {
+        let mut client = connect(h.addr());
+        let peer = h.wait_connected().peer;
+        client.close(None).unwrap();
+        expect_end(&mut client);
+        assert!(h.wait_disconnected(peer.id()));
+    }
+    // Right after they left, their ids are still reserved (no new client may get one yet).
+    let reserved = h.server.reserved_peer_ids();
+    assert!(
+        reserved > 1,
+        "departed ids were forgotten at once ({reserved} reserved)"
+    );
+    assert!(reserved <= DEPARTED + 1, "{reserved} reserved");
+    // After the quarantine, only the client that stayed keeps its id; the table is back to the
+    // live connections (a turn of the reactor forgets them: a message makes one happen).
+    std::thread::sleep(Duration::from_millis(400));
+    stay.send(Message::text("wake up")).unwrap();
+    assert_eq!(h.wait_message(staying.id()), (b"wake up".to_vec(), true));
+    h.sender().send(&staying, b"still here", true).unwrap();
+    assert_eq!(recv(&mut stay), Message::text("still here"));
+    assert_eq!(h.server.reserved_peer_ids(), 1);
+}
