@@ -23,6 +23,8 @@
 #   CLIENT_TESTS_STARTUP_TIMEOUT   seconds a Godot server has to print LISTENING (default 60)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib/python-checks.sh
+source "$repo/scripts/lib/python-checks.sh"
 cd "$repo"
 
 # websockets 17.x needs Python >= 3.11 (Debian 12 ships 3.11.2).
@@ -166,20 +168,7 @@ start_server() {
 # python_client LOGNAME ARGS...: runs the Python client, shows its lines, counts them.
 python_client() {
   local name=$1; shift
-  local log="$logs/python-$name.log" rc=0 ok_lines fail_lines
-  set +e
-  timeout --kill-after=5 180 "$py" "$project/tests/clients/python_client.py" "$@" 2>&1 | tee "$log"
-  rc=${PIPESTATUS[0]}
-  set -e
-  ok_lines=$(grep -c '^ok ' "$log" || true)
-  fail_lines=$(grep -c '^FAIL ' "$log" || true)
-  passed=$((passed + ok_lines))
-  failed=$((failed + fail_lines))
-  if (( rc != 0 && fail_lines == 0 )); then
-    fail "python client ($name) exited with code $rc without a FAIL line (log: $log)"
-  elif (( rc == 0 && ok_lines == 0 )); then
-    fail "python client ($name) ran no check (log: $log)"
-  fi
+  run_python_checks "python-$name" 180 "$project/tests/clients/python_client.py" "$@"
 }
 
 section "Starting the Godot echo servers"
@@ -303,19 +292,8 @@ else
   pass "admission servers listening: $admission_ports"
   admission_client() {
     local name=$1; shift
-    local log="$logs/python-$name.log" rc=0 ok_lines fail_lines
-    set +e
     # shellcheck disable=SC2086 # the port list is meant to split into words
-    timeout --kill-after=5 180 "$py" "$project/tests/clients/admission_client.py" --ports $admission_ports "$@" 2>&1 | tee "$log"
-    rc=${PIPESTATUS[0]}
-    set -e
-    ok_lines=$(grep -c '^ok ' "$log" || true)
-    fail_lines=$(grep -c '^FAIL ' "$log" || true)
-    passed=$((passed + ok_lines))
-    failed=$((failed + fail_lines))
-    if (( rc != 0 && fail_lines == 0 )) || (( ok_lines == 0 )); then
-      fail "python admission client ($name) exited with code $rc, $ok_lines checks passed (log: $log)"
-    fi
+    run_python_checks "python-$name" 180 "$project/tests/clients/admission_client.py" --ports $admission_ports "$@"
   }
   admission_client admission
   admission_client admission-shutdown --shutdown

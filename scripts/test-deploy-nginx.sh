@@ -30,6 +30,8 @@
 #                                  of nginx-game.conf, to see the test fail
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
+# shellcheck source=lib/python-checks.sh
+source "$repo/scripts/lib/python-checks.sh"
 cd "$repo"
 
 # The same websockets as scripts/run-client-tests.sh, which owns the pin.
@@ -484,20 +486,7 @@ fi
 # client NAME ARGS...: runs the Python client, shows its lines, counts them.
 client() {
   local name=$1; shift
-  local log="$logs/client-$name.log" rc=0 ok_lines fail_lines
-  set +e
-  timeout --kill-after=5 120 "$py" "$project/tests/deploy/proxy_client.py" "$@" 2>&1 | tee "$log"
-  rc=${PIPESTATUS[0]}
-  set -e
-  ok_lines=$(grep -c '^ok ' "$log" || true)
-  fail_lines=$(grep -c '^FAIL ' "$log" || true)
-  passed=$((passed + ok_lines))
-  failed=$((failed + fail_lines))
-  if (( rc != 0 && fail_lines == 0 )); then
-    fail "python client ($name) exited with code $rc without a FAIL line (log: $log)"
-  elif (( rc == 0 && ok_lines == 0 )); then
-    fail "python client ($name) ran no check (log: $log)"
-  fi
+  run_python_checks "client-$name" 120 "$project/tests/deploy/proxy_client.py" "$@"
 }
 
 # godot_client_start NAME SCRIPT ARGS...: starts a client script of godot-project in headless

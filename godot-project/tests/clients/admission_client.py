@@ -14,28 +14,7 @@ import sys
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import InvalidStatus
-
-CHECK_TIMEOUT_S = 20.0
-failures = 0
-
-
-def report(name, why=None):
-    global failures
-    if why is None:
-        print(f"ok {name}", flush=True)
-    else:
-        failures += 1
-        print(f"FAIL {name}: {why}", flush=True)
-
-
-async def check(name, coroutine):
-    try:
-        why = await asyncio.wait_for(coroutine, CHECK_TIMEOUT_S)
-    except asyncio.TimeoutError:
-        why = f"timed out after {CHECK_TIMEOUT_S:.0f} s"
-    except Exception as e:  # noqa: BLE001 - any error is this check's failure
-        why = f"{type(e).__name__}: {e}"
-    report(name, why)
+from checks import check, exit_code, report
 
 
 async def reported_address(port, mp, path="/?token=good", headers=None):
@@ -111,4 +90,4 @@ async def main():
 
 if __name__ == "__main__":
     asyncio.run(main())
-    sys.exit(1 if failures else 0)
+    sys.exit(exit_code())

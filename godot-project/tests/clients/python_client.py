@@ -20,37 +20,11 @@ import time
 
 import websockets
 from websockets.asyncio.client import connect
+from checks import check, exit_code, report
 
-CHECK_TIMEOUT_S = 20.0
 CONCURRENT = 20
 MESSAGES_PER_CONNECTION = 5
 MIB = 1 << 20
-
-failures = 0
-
-
-def report(name, why=None):
-    global failures
-    if why is None:
-        print(f"ok {name}", flush=True)
-    else:
-        failures += 1
-        print(f"FAIL {name}: {why}", flush=True)
-
-
-async def check(name, coroutine, timeout=CHECK_TIMEOUT_S):
-    """Runs one check: the coroutine returns None (pass) or a reason (fail); exceptions fail it."""
-    started = time.monotonic()
-    try:
-        why = await asyncio.wait_for(coroutine, timeout)
-    except asyncio.TimeoutError:
-        why = f"timed out after {timeout:.0f} s"
-    except Exception as e:  # noqa: BLE001 - any error is this check's failure
-        why = f"{type(e).__name__}: {e}"
-    if why is None and os.environ.get("CLIENT_TESTS_VERBOSE"):
-        name = f"{name} ({(time.monotonic() - started) * 1000:.0f} ms)"
-    report(name, why)
-    return why is None
 
 
 def same(what, got, expected):
@@ -251,7 +225,7 @@ async def main():
         await check(f"{prefix}: text echo{name_suffix}", quick())
     else:
         await run_all(client, tls)
-    return 1 if failures else 0
+    return exit_code()
 
 
 if __name__ == "__main__":

@@ -26,31 +26,10 @@ import time
 
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "clients"))
+from checks import check, exit_code, report  # noqa: E402 (after the path above)
 
-CHECK_TIMEOUT_S = 20.0
 SPOOFED = "203.0.113.66"
-failures = 0
-
-
-def report(name, why=None):
-    global failures
-    if why is None:
-        print(f"ok {name}", flush=True)
-    else:
-        failures += 1
-        print(f"FAIL {name}: {why}", flush=True)
-
-
-async def check(name, coroutine, timeout=CHECK_TIMEOUT_S):
-    """Runs one check: the coroutine returns None (pass) or a reason (fail); exceptions fail it."""
-    try:
-        why = await asyncio.wait_for(coroutine, timeout)
-    except asyncio.TimeoutError:
-        why = f"timed out after {timeout:.0f} s"
-    except Exception as e:  # noqa: BLE001 - any error is this check's failure
-        why = f"{type(e).__name__}: {e}"
-    report(name, why)
-    return why is None
 
 
 class Client:
@@ -290,7 +269,7 @@ def main():
         if args.mode == "reload" and not args.nginx_pid:
             parser.error("reload needs --nginx-pid")
         asyncio.run(runner(args))
-    sys.exit(1 if failures else 0)
+    sys.exit(exit_code())
 
 
 if __name__ == "__main__":
