@@ -110,6 +110,22 @@ fn checked(class: &str, property: &str, value: i64, old: usize) -> Option<usize>
     }
 }
 
+impl crate::server_state::ServerState {
+    /// The `max_connections` setter of both classes.
+    pub fn set_max_connections(&mut self, value: i64) {
+        let (class, listening) = (self.class(), self.is_listening());
+        self.connection_limits
+            .set_max_connections(class, value, listening);
+    }
+
+    /// The `max_connections_per_ip` setter of both classes.
+    pub fn set_max_connections_per_ip(&mut self, value: i64) {
+        let (class, listening) = (self.class(), self.is_listening());
+        self.connection_limits
+            .set_max_connections_per_ip(class, value, listening);
+    }
+}
+
 /// `get_stats()`, as a `#[godot_api(secondary)]` block of `$class` (which must have
 /// `state: ServerState`). The properties and their accessors are declared in each class's
 /// primary block (gdext looks for property accessors there).

@@ -391,12 +391,7 @@ impl WebSocketMultiplayerServer {
 
     #[func]
     fn set_max_connections(&mut self, value: i64) {
-        let listening = self.state.is_listening();
-        self.state.connection_limits.set_max_connections(
-            "WebSocketMultiplayerServer",
-            value,
-            listening,
-        );
+        self.state.set_max_connections(value);
     }
 
     #[func]
@@ -406,12 +401,7 @@ impl WebSocketMultiplayerServer {
 
     #[func]
     fn set_max_connections_per_ip(&mut self, value: i64) {
-        let listening = self.state.is_listening();
-        self.state.connection_limits.set_max_connections_per_ip(
-            "WebSocketMultiplayerServer",
-            value,
-            listening,
-        );
+        self.state.set_max_connections_per_ip(value);
     }
 
     #[func]

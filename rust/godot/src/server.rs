@@ -298,10 +298,7 @@ impl WebSocketServer {
 
     #[func]
     fn set_max_connections(&mut self, value: i64) {
-        let listening = self.state.is_listening();
-        self.state
-            .connection_limits
-            .set_max_connections("WebSocketServer", value, listening);
+        self.state.set_max_connections(value);
     }
 
     #[func]
@@ -311,12 +308,7 @@ impl WebSocketServer {
 
     #[func]
     fn set_max_connections_per_ip(&mut self, value: i64) {
-        let listening = self.state.is_listening();
-        self.state.connection_limits.set_max_connections_per_ip(
-            "WebSocketServer",
-            value,
-            listening,
-        );
+        self.state.set_max_connections_per_ip(value);
     }
 
     #[func]
