@@ -6,7 +6,9 @@
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 profile=debug
-cargo_flags=()
+# The debug library (what the tests load) carries the test-only fault-injection hook
+# (rust/godot/src/fault_injection.rs); release builds never do.
+cargo_flags=(--features fault-injection)
 if [[ "${1:-}" == "--release" ]]; then
   profile=release
   cargo_flags=(--release)

@@ -109,6 +109,9 @@ pub fn run(server: &Server, options: &LoopOptions, stop: &AtomicBool) {
                 Event::CloseRequest { .. } => {}
                 // Admission control is off here.
                 Event::Admission { .. } => {}
+                Event::Fault { message, .. } => {
+                    eprintln!("core-server: fault in the reactor: {message}")
+                }
                 Event::Disconnected { peer, .. } => {
                     peers.remove(&peer);
                     if let Some(i) = index.remove(&peer) {

@@ -62,6 +62,15 @@ pub enum Event {
         /// The closing handshake completed (close frames both ways), whichever side started it.
         clean: bool,
     },
+    /// A panic was contained in the reactor (a bug): with `peer`, while handling that peer's
+    /// connection, which was dropped (its `Disconnected` event follows if it was known to the
+    /// main thread); without, in a turn outside any connection. The server keeps running.
+    Fault {
+        /// The peer whose connection was being handled, if any.
+        peer: Option<PeerId>,
+        /// The panic's message.
+        message: String,
+    },
 }
 
 /// A request from the main thread to the reactor.
@@ -91,6 +100,9 @@ pub(crate) enum Command {
     Admit { peer: PeerId },
     /// Admission control: write this HTTP refusal and close.
     Reject { peer: PeerId, reply: Vec<u8> },
+    /// Panic on purpose at this place (tests of panic containment).
+    #[cfg(feature = "fault-injection")]
+    InjectFault(crate::faults::FaultSite),
 }
 
 /// The recipients of one outbound frame.

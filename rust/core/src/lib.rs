@@ -13,6 +13,7 @@ pub mod config;
 mod connection;
 pub mod error;
 pub mod events;
+mod faults;
 pub mod forwarded;
 pub mod frame;
 pub mod handshake;
@@ -33,6 +34,8 @@ pub use config::{BindAddress, Limits, ServerConfig};
 pub use connection::close_code;
 pub use error::{SendError, StartError};
 pub use events::{Event, UpgradeRequest};
+#[cfg(feature = "fault-injection")]
+pub use faults::FaultSite;
 pub use forwarded::Cidr;
 pub use peer::{PeerHandle, PeerId, PeerShared};
 pub use server::{Sender, Server};

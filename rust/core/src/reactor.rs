@@ -29,6 +29,7 @@ use rand::Rng;
 use crate::config::ServerConfig;
 use crate::connection::{Connection, Context};
 use crate::events::{Command, Event, Targets};
+use crate::faults;
 use crate::input::ReadBuffer;
 use crate::listener;
 use crate::liveness;
@@ -139,14 +140,49 @@ impl Reactor {
     /// Runs the commands queued so far and writes what they queued, without looking at the
     /// sockets (`Sender::flush`).
     pub fn run_queued_commands(&mut self) {
-        let now = Instant::now();
-        self.run_commands(now);
-        self.flush_touched(now);
+        self.contained(|reactor| {
+            let now = Instant::now();
+            reactor.run_commands(now);
+            reactor.flush_touched(now);
+        });
         self.publish();
     }
 
     /// A turn that first waits up to `timeout` (`None`: until something is ready).
     fn turn_waiting(&mut self, timeout: Option<Duration>) {
+        self.contained(|reactor| reactor.turn_inner(timeout));
+        self.publish();
+    }
+
+    /// Runs `work` and contains a panic in it (`faults.rs`): the rest of that turn is lost, so
+    /// every connection is filed for writing again and the next turn finds all it needs.
+    fn contained(&mut self, work: impl FnOnce(&mut Reactor)) {
+        let Err(payload) = panic::catch_unwind(AssertUnwindSafe(|| work(&mut *self))) else {
+            return;
+        };
+        self.events.push(Event::Fault {
+            peer: None,
+            message: faults::panic_message(payload.as_ref()),
+        });
+        if self.ready.capacity() == 0 {
+            self.ready = Events::with_capacity(EVENTS_PER_TURN);
+        }
+        self.touched.clear();
+        let tokens: Vec<Token> = self.connections.keys().copied().collect();
+        for token in &tokens {
+            if let Some(conn) = self.connections.get_mut(token) {
+                conn.flush_pending = false;
+            }
+        }
+        let _ = panic::catch_unwind(AssertUnwindSafe(|| {
+            for token in tokens {
+                self.touch(token);
+            }
+            self.flush_touched(Instant::now());
+        }));
+    }
+
+    fn turn_inner(&mut self, timeout: Option<Duration>) {
         let mut ready = std::mem::replace(&mut self.ready, Events::with_capacity(0));
         match self.poll.poll(&mut ready, timeout) {
             Ok(()) => {}
@@ -172,7 +208,6 @@ impl Reactor {
         self.fire_deadlines(now);
         self.sweep_liveness(now);
         self.flush_touched(now);
-        self.publish();
     }
 
     /// The earliest deadline on file (stale entries included: waking early is harmless).
@@ -318,9 +353,13 @@ impl Reactor {
             refuse_new: self.shared.refuse_new.load(Ordering::Acquire),
         };
         let result = panic::catch_unwind(AssertUnwindSafe(|| f(conn, &mut cx)));
-        if result.is_err() {
+        if let Err(payload) = result {
             // A bug in one connection must not take the server down: that peer is dropped
             // (reported as an unclean disconnect if the main thread knew it).
+            self.events.push(Event::Fault {
+                peer: conn.allocated_id(),
+                message: faults::panic_message(payload.as_ref()),
+            });
             if let Some(id) = conn.peer_id() {
                 self.events.push(Event::Disconnected {
                     peer: id,
@@ -370,79 +409,102 @@ impl Reactor {
         self.forget_retired_ids(now);
         let commands = std::mem::take(&mut *self.shared.commands.lock());
         for command in commands {
-            match command {
-                Command::Send {
-                    peers,
-                    frame,
-                    payload_len,
-                } => {
-                    let send_to = |reactor: &mut Reactor, id: PeerId| {
-                        if let Some(&token) = reactor.peers.get(&id) {
-                            if let Some(conn) = reactor.connections.get_mut(&token) {
-                                conn.send_frame(frame.clone(), payload_len);
-                                if !conn.flush_pending {
-                                    conn.flush_pending = true;
-                                    reactor.touched.push(token);
-                                }
-                                return;
+            // A panic running one command costs that command only (`faults.rs`).
+            if let Err(payload) =
+                panic::catch_unwind(AssertUnwindSafe(|| self.run_command(command, now)))
+            {
+                self.events.push(Event::Fault {
+                    peer: None,
+                    message: faults::panic_message(payload.as_ref()),
+                });
+            }
+        }
+    }
+
+    fn run_command(&mut self, command: Command, now: Instant) {
+        match command {
+            Command::Send {
+                peers,
+                frame,
+                payload_len,
+            } => {
+                let send_to = |reactor: &mut Reactor, id: PeerId| {
+                    if let Some(&token) = reactor.peers.get(&id) {
+                        if let Some(conn) = reactor.connections.get_mut(&token) {
+                            conn.send_frame(frame.clone(), payload_len);
+                            if !conn.flush_pending {
+                                conn.flush_pending = true;
+                                reactor.touched.push(token);
                             }
-                        }
-                        // The peer is gone: its reservation leaves the queued total.
-                        reactor.shared.stats.unqueued_out(payload_len);
-                    };
-                    match peers {
-                        Targets::One(id) => send_to(self, id),
-                        Targets::Many(ids) => ids.into_iter().for_each(|id| send_to(self, id)),
-                    }
-                }
-                Command::Close { peer, code, reason } => {
-                    if let Some(&token) = self.peers.get(&peer) {
-                        self.with_connection(token, now, |conn, cx| {
-                            conn.start_close(code, &reason, cx)
-                        });
-                        self.touch(token);
-                    }
-                }
-                Command::CloseAll { code, reason } => {
-                    let tokens: Vec<Token> = self.connections.keys().copied().collect();
-                    for token in tokens {
-                        self.with_connection(token, now, |conn, cx| {
-                            conn.start_close(code, &reason, cx)
-                        });
-                        self.touch(token);
-                    }
-                }
-                Command::Drop { peer } => {
-                    if let Some(&token) = self.peers.get(&peer) {
-                        self.with_connection(token, now, |conn, _| conn.drop_silently());
-                    }
-                }
-                Command::SetNoDelay { peer, enabled } => {
-                    if let Some(&token) = self.peers.get(&peer) {
-                        if let Some(conn) = self.connections.get_mut(&token) {
-                            conn.set_no_delay(enabled);
+                            return;
                         }
                     }
+                    // The peer is gone: its reservation leaves the queued total.
+                    reactor.shared.stats.unqueued_out(payload_len);
+                };
+                match peers {
+                    Targets::One(id) => send_to(self, id),
+                    Targets::Many(ids) => ids.into_iter().for_each(|id| send_to(self, id)),
                 }
-                Command::ResumeRead { peer } => {
-                    if let Some(&token) = self.peers.get(&peer) {
-                        self.with_connection(token, now, |conn, cx| conn.resume_reading(cx));
-                        self.touch(token);
-                    }
+            }
+            Command::Close { peer, code, reason } => {
+                if let Some(&token) = self.peers.get(&peer) {
+                    self.with_connection(token, now, |conn, cx| {
+                        conn.start_close(code, &reason, cx)
+                    });
+                    self.touch(token);
                 }
-                Command::Admit { peer } => {
-                    if let Some(&token) = self.peers.get(&peer) {
-                        self.with_connection(token, now, |conn, cx| conn.admit(cx));
-                        self.touch(token);
-                    }
+            }
+            Command::CloseAll { code, reason } => {
+                let tokens: Vec<Token> = self.connections.keys().copied().collect();
+                for token in tokens {
+                    self.with_connection(token, now, |conn, cx| {
+                        conn.start_close(code, &reason, cx)
+                    });
+                    self.touch(token);
                 }
-                Command::Reject { peer, reply } => {
-                    if let Some(&token) = self.peers.get(&peer) {
-                        self.with_connection(token, now, |conn, cx| conn.reject(reply, cx));
-                        self.touch(token);
+            }
+            Command::Drop { peer } => {
+                if let Some(&token) = self.peers.get(&peer) {
+                    self.with_connection(token, now, |conn, _| conn.drop_silently());
+                }
+            }
+            Command::SetNoDelay { peer, enabled } => {
+                if let Some(&token) = self.peers.get(&peer) {
+                    if let Some(conn) = self.connections.get_mut(&token) {
+                        conn.set_no_delay(enabled);
                     }
                 }
             }
+            Command::ResumeRead { peer } => {
+                if let Some(&token) = self.peers.get(&peer) {
+                    self.with_connection(token, now, |conn, cx| conn.resume_reading(cx));
+                    self.touch(token);
+                }
+            }
+            Command::Admit { peer } => {
+                if let Some(&token) = self.peers.get(&peer) {
+                    self.with_connection(token, now, |conn, cx| conn.admit(cx));
+                    self.touch(token);
+                }
+            }
+            Command::Reject { peer, reply } => {
+                if let Some(&token) = self.peers.get(&peer) {
+                    self.with_connection(token, now, |conn, cx| conn.reject(reply, cx));
+                    self.touch(token);
+                }
+            }
+            #[cfg(feature = "fault-injection")]
+            Command::InjectFault(site) => match site {
+                faults::FaultSite::Connection(peer) => {
+                    if let Some(&token) = self.peers.get(&peer) {
+                        self.with_connection(token, now, |_, _| {
+                            panic!("injected fault while handling peer {peer}")
+                        });
+                    }
+                }
+                faults::FaultSite::Turn => panic!("injected fault in a reactor turn"),
+            },
         }
     }
 

@@ -86,6 +86,13 @@ impl Sender {
         }
     }
 
+    /// Makes the reactor panic on purpose at `site` on its next turn (tests of panic
+    /// containment; `fault-injection` feature only).
+    #[cfg(feature = "fault-injection")]
+    pub fn inject_fault(&self, site: crate::faults::FaultSite) {
+        self.push(Command::InjectFault(site));
+    }
+
     fn check_running(&self) -> Result<(), SendError> {
         if self.shared.stop_requested.load(Ordering::Acquire) {
             Err(SendError::Stopped)

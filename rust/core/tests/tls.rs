@@ -811,6 +811,7 @@ fn fifty_concurrent_tls_clients_each_echo_ten_messages() {
                 }
                 Event::CloseRequest { .. } => {}
                 Event::Admission { .. } => unreachable!("admission control is off"),
+                Event::Fault { message, .. } => panic!("a fault in the reactor: {message}"),
                 Event::Disconnected { peer, clean: ok } => {
                     assert!(ok, "peer {peer} left uncleanly");
                     clean += 1;

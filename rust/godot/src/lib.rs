@@ -2,10 +2,23 @@
 //! raw WebSocket), `WebSocketMultiplayerServer` (a Godot 4 `MultiplayerPeer`) and the per-peer
 //! `WebSocketServerPeer`. No sockets here: the network lives in `websocket-server-core`.
 
+// No panic may unwind into the engine (docs/RELIABILITY.md): no call here may panic, and the
+// core contains its own.
+#![deny(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::todo,
+    clippy::unimplemented,
+    clippy::indexing_slicing
+)]
+
 use godot::prelude::*;
 
 mod admission;
 mod errors;
+mod fault_injection;
 mod limits;
 mod liveness;
 mod multiplayer_server;

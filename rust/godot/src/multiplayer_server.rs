@@ -428,6 +428,7 @@ impl WebSocketMultiplayerServer {
 server_common_api!(WebSocketMultiplayerServer);
 crate::tls_update::tls_update_api!(WebSocketMultiplayerServer);
 crate::liveness::liveness_api!(WebSocketMultiplayerServer);
+crate::fault_injection::fault_injection_api!(WebSocketMultiplayerServer);
 limits_api!(WebSocketMultiplayerServer);
 
 impl WebSocketMultiplayerServer {
@@ -478,22 +479,23 @@ impl WebSocketMultiplayerServer {
             match refused.binary_search_by_key(id, |(r, _)| *r) {
                 Err(_) => entry.full_queue.accepted(),
                 Ok(i) => {
-                    if entry.full_queue.is_new(&refused[i].1) {
-                        to_report.push(i);
+                    if let Some(found) = refused.get(i) {
+                        if entry.full_queue.is_new(&found.1) {
+                            to_report.push(found);
+                        }
                     }
                 }
             }
         }
         match to_report.as_slice() {
             [] => {}
-            [i] => {
-                errors::send_failed(refused[*i].0, &refused[*i].1);
+            [(id, e)] => {
+                errors::send_failed(*id, e);
             }
-            many => {
-                let (id, e) = &refused[many[0]];
+            [(id, e), ..] => {
                 godot_error!(
                     "WebSocketMultiplayerServer.put_packet(): {} peers did not get the packet (peer {id}: {e}). Peers whose outbound queue stays full are not reported again until a send to them succeeds.",
-                    many.len()
+                    to_report.len()
                 );
             }
         }

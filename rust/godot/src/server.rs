@@ -335,6 +335,7 @@ impl WebSocketServer {
 server_common_api!(WebSocketServer);
 crate::tls_update::tls_update_api!(WebSocketServer);
 crate::liveness::liveness_api!(WebSocketServer);
+crate::fault_injection::fault_injection_api!(WebSocketServer);
 limits_api!(WebSocketServer);
 
 impl ServerSignals for WebSocketServer {

@@ -78,6 +78,9 @@ pub struct ServerState {
     /// the start of each poll and after every other signal; a stale "yes" costs one emission
     /// that nobody hears.
     per_message_listened: Option<bool>,
+    /// `_inject_fault("poll")`: the next poll panics (`fault_injection.rs`).
+    #[cfg(feature = "fault-injection")]
+    pub panic_on_next_poll: bool,
 }
 
 impl ServerState {
@@ -107,6 +110,8 @@ impl ServerState {
             generation: 0,
             per_message_signal: StringName::from(per_message_signal),
             per_message_listened: None,
+            #[cfg(feature = "fault-injection")]
+            panic_on_next_poll: false,
         }
     }
 
@@ -593,7 +598,32 @@ pub trait ServerSignals {
 /// `poll()`: drains the core's events in order, making packets readable and emitting the class's
 /// signals. Signal handlers may call back into the object (even stop() or listen()): no borrow
 /// is held while a signal is emitted, and events of a server stopped meanwhile are dropped.
+///
+/// A panic in here (a bug) is contained: it is reported with `push_error` and the poll ends;
+/// unwinding into the engine would abort the game.
 pub fn poll<C: ServerSignals>(this: &mut C) {
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| poll_events(this)));
+    if let Err(payload) = result {
+        let message = payload
+            .downcast_ref::<&str>()
+            .map(|text| (*text).to_owned())
+            .or_else(|| payload.downcast_ref::<String>().cloned())
+            .unwrap_or_default();
+        godot_error!(
+            "{}.poll(): internal error: {message}. The server keeps running. This is a bug in the extension: please report it with this message.",
+            this.state().class
+        );
+    }
+}
+
+fn poll_events<C: ServerSignals>(this: &mut C) {
+    #[cfg(feature = "fault-injection")]
+    if std::mem::take(&mut this.state_mut().panic_on_next_poll) {
+        #[allow(clippy::panic)] // the point of the hook
+        {
+            panic!("injected fault in poll()");
+        }
+    }
     let state = this.state_mut();
     let Some(server) = &state.server else { return };
     state.per_message_listened = None;
@@ -676,6 +706,19 @@ fn deliver<C: ServerSignals>(this: &mut C, event: Event) {
         } => {
             this.state_mut().pending_admissions.insert(peer);
             this.handshake_requested(peer, admission::request_dictionary(addr, &request));
+        }
+        Event::Fault { peer, message } => {
+            let class = std::any::type_name::<C>()
+                .rsplit("::")
+                .next()
+                .unwrap_or("server");
+            let place = peer.map_or_else(
+                || "in the network loop".to_owned(),
+                |id| format!("while handling peer {id}, whose connection was closed"),
+            );
+            godot_error!(
+                "{class}: internal error {place}: {message}. The server keeps running. This is a bug in the extension: please report it with this message."
+            );
         }
         Event::Disconnected { peer, clean } => {
             // An unanswered request that ended (timeout, client gone): forgotten, no signal.

@@ -93,6 +93,10 @@ pub enum Seen {
         peer: PeerId,
         addr: SocketAddr,
     },
+    Fault {
+        peer: Option<PeerId>,
+        message: String,
+    },
 }
 
 impl Seen {
@@ -122,6 +126,10 @@ impl Seen {
                 peer: *peer,
                 addr: *addr,
             },
+            Event::Fault { peer, message } => Seen::Fault {
+                peer: *peer,
+                message: message.clone(),
+            },
         }
     }
 
@@ -132,6 +140,8 @@ impl Seen {
             | Seen::CloseRequest { peer, .. }
             | Seen::Disconnected { peer, .. }
             | Seen::Admission { peer, .. } => *peer,
+            // 0 is no peer's id.
+            Seen::Fault { peer, .. } => peer.unwrap_or(0),
         }
     }
 }
