@@ -26,6 +26,9 @@
 #   AUTOBAHN_EXCLUDE               JSON list of excluded case patterns (default [])
 #   AUTOBAHN_TIMEOUT               seconds allowed for each wstest run (default 600)
 #   AUTOBAHN_AGENTS                which runs, in order (default "ws wss")
+#   AUTOBAHN_SERVER                ours (default): the WebSocketServer (agents godot_ws, godot_wss);
+#                                  godot4: Godot 4's own TCPServer + WebSocketPeer, for comparison
+#                                  (tests/servers/godot4_echo_server.gd; agents godot4_ws, godot4_wss)
 set -euo pipefail
 repo=$(cd "$(dirname "$0")/.." && pwd)
 cd "$repo"
@@ -36,6 +39,11 @@ cases=${AUTOBAHN_CASES:-'["*"]'}
 exclude=${AUTOBAHN_EXCLUDE:-'[]'}
 run_timeout=${AUTOBAHN_TIMEOUT:-600}
 agents=${AUTOBAHN_AGENTS:-ws wss}
+case ${AUTOBAHN_SERVER:-ours} in
+  ours) agent_prefix=godot_ ;;
+  godot4) agent_prefix=godot4_ ;;
+  *) echo "run-autobahn: error: AUTOBAHN_SERVER must be ours or godot4" >&2; exit 1 ;;
+esac
 requirements="$repo/tests/autobahn/requirements-py27.txt"
 reports="$repo/target/autobahn"
 logs="$reports/logs"
@@ -190,10 +198,13 @@ server_port=""
 start_server() {
   local name=$1; shift
   local log="$logs/server-$name.log" deadline=$((SECONDS + startup_timeout))
+  local server_script=(--script res://tests/servers/echo_server.gd -- --port 0 --lifetime "$lifetime"
+    --buffers 16384,4096,16384,4096 --flat-out --no-shutdown)
+  if [[ "$agent_prefix" == godot4_ ]]; then
+    server_script=(--script res://tests/servers/godot4_echo_server.gd -- --port 0 --lifetime "$lifetime")
+  fi
   timeout --kill-after=5 $((lifetime + 30)) "$godot" --headless --path "$repo/godot-project" \
-    --script res://tests/servers/echo_server.gd -- --port 0 --lifetime "$lifetime" \
-    --buffers 16384,4096,16384,4096 --flat-out --no-shutdown "$@" \
-    >"$log" 2>&1 </dev/null &
+    "${server_script[@]}" "$@" >"$log" 2>&1 </dev/null &
   server_pid=$!
   server_port=""
   while :; do
@@ -210,7 +221,7 @@ start_server() {
 
 run_failed=()
 for scheme in $agents; do
-  agent="godot_$scheme"
+  agent="$agent_prefix$scheme"
   case $scheme in
     ws) server_args=() ;;
     wss) server_args=(--key "$tmp/key.pem" --cert "$tmp/cert.pem") ;;
@@ -270,10 +281,10 @@ done
 # ------------------------------------------------------------------ the results
 section "Results (reports: ${reports#"$repo"/}/<agent>/index.html)"
 summary_rc=0
-python3 - "$reports" "$tmp" $agents <<'EOF' 2>&1 | tee "$reports/summary.txt" || summary_rc=$?
+python3 - "$reports" "$tmp" "$agent_prefix" $agents <<'EOF' 2>&1 | tee "$reports/summary.txt" || summary_rc=$?
 import json, os, sys
 
-reports, tmp, schemes = sys.argv[1], sys.argv[2], sys.argv[3:]
+reports, tmp, prefix, schemes = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4:]
 ORDER = ["OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED", "FAILED"]
 PASS = {"OK", "NON-STRICT", "INFORMATIONAL", "UNIMPLEMENTED"}
 CLOSE_PASS = {"OK", "INFORMATIONAL", "UNIMPLEMENTED"}
@@ -294,7 +305,7 @@ def details(agent, r):
 
 passed = failed = 0
 for scheme in schemes:
-    agent = "godot_" + scheme
+    agent = prefix + scheme
     with open(os.path.join(tmp, "expected-%s.json" % agent)) as f:
         expected = json.load(f)
     path = os.path.join(reports, agent, "index.json")
