@@ -52,6 +52,13 @@ impl JsonObject {
         self
     }
 
+    /// A field whose value is already JSON text (an array, a nested object), written as is.
+    pub fn raw(mut self, key: &str, json: &str) -> Self {
+        self.key(key);
+        self.buf.push_str(json);
+        self
+    }
+
     /// The finished text.
     pub fn finish(mut self) -> String {
         if self.buf.is_empty() {
@@ -92,10 +99,11 @@ mod tests {
             .num("r", 1.25, 1)
             .num("bad", f64::NAN, 1)
             .bool("ok", true)
+            .raw("list", "[1,2]")
             .finish();
         assert_eq!(
             text,
-            r#"{"mode":"echo\"x","n":3,"r":1.2,"bad":null,"ok":true}"#
+            r#"{"mode":"echo\"x","n":3,"r":1.2,"bad":null,"ok":true,"list":[1,2]}"#
         );
         assert_eq!(JsonObject::new().finish(), "{}");
     }
