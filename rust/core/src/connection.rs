@@ -37,6 +37,10 @@ use crate::transport::Transport;
 const READ_CHUNK: usize = 4096;
 /// Most slices handed to one `writev`.
 const MAX_IOVECS: usize = 64;
+/// Unwritten bytes of what the server queues on its own (pongs, close frames, pings, HTTP
+/// replies) above which an open connection is not read until they are written: a peer that
+/// sends pings and never reads would otherwise make its pongs pile up without bound.
+pub(crate) const MAX_OWN_BACKLOG: usize = 64 * 1024;
 /// The reply to a connection the server will not take.
 const SERVICE_UNAVAILABLE: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
@@ -143,12 +147,17 @@ pub(crate) struct Connection {
     last_ping: Instant,
     /// The server's counters.
     stats: Arc<Stats>,
+    /// Bytes of `out` the server queued on its own (chunks not counted in the peer's budget).
+    own_backlog: usize,
+    /// Reading stopped because `own_backlog` passed [`MAX_OWN_BACKLOG`]; writing resumes it.
+    output_paused: bool,
 }
 
 /// The stream tungstenite sees: reads come from the socket, writes go to the write queue.
 struct QueueIo<'a> {
     reader: SocketReader<'a>,
     out: &'a mut VecDeque<OutChunk>,
+    own_backlog: &'a mut usize,
 }
 
 impl Read for QueueIo<'_> {
@@ -159,6 +168,7 @@ impl Read for QueueIo<'_> {
 
 impl Write for QueueIo<'_> {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        *self.own_backlog += buf.len();
         self.out.push_back(OutChunk {
             data: Bytes::copy_from_slice(buf),
             written: 0,
@@ -195,6 +205,8 @@ impl Connection {
             last_heard: handshake_deadline,
             last_ping: handshake_deadline,
             stats,
+            own_backlog: 0,
+            output_paused: false,
         }
     }
 
@@ -388,8 +400,10 @@ impl Connection {
         let ws = WebSocketContext::from_partially_read(leftover, Role::Server, Some(ws_config));
         let peer = PeerShared::new(id, addr, limits, self.stats.clone());
         if cx.config.announce_peer_id {
+            let data = frame::encode_data_frame(&peer.id().to_le_bytes(), false);
+            self.own_backlog += data.len();
             self.out.push_back(OutChunk {
-                data: frame::encode_data_frame(&peer.id().to_le_bytes(), false),
+                data,
                 written: 0,
                 payload_len: 4,
                 counted: false,
@@ -476,11 +490,16 @@ impl Connection {
                 after_readiness,
             ),
             out: &mut self.out,
+            own_backlog: &mut self.own_backlog,
         };
         let outcome = loop {
             // Once the server has sent its close, reading goes on past the limits so the peer's
             // answer is seen (what arrives over the limits meanwhile is discarded, see deliver).
             if session.read_paused && !session.closing_by_us {
+                return;
+            }
+            if *io.own_backlog > MAX_OWN_BACKLOG {
+                self.output_paused = true;
                 return;
             }
             match session.ws.read(&mut io) {
@@ -593,6 +612,7 @@ impl Connection {
         let mut io = QueueIo {
             reader: SocketReader::new(&mut self.stream, cx.read_buffer, &mut self.carry, false),
             out: &mut self.out,
+            own_backlog: &mut self.own_backlog,
         };
         let close = CloseFrame {
             code: code.into(),
@@ -607,6 +627,18 @@ impl Connection {
             // The socket was left unread: no readiness edge will come until it is read.
             self.read_frames(cx, false);
         }
+    }
+
+    /// After a write: reads again once the backlog that stopped reading is written (at most
+    /// half of it left). Returns whether it read, which may have queued more to write.
+    pub fn resume_after_output(&mut self, cx: &mut Context) -> bool {
+        if !self.output_paused || self.own_backlog > MAX_OWN_BACKLOG / 2 {
+            return false;
+        }
+        self.output_paused = false;
+        // No readiness edge comes for bytes already waiting in the socket: read them now.
+        self.read_frames(cx, false);
+        true
     }
 
     /// The main thread caught up: read again.
@@ -763,6 +795,9 @@ impl Connection {
             }
             n -= left;
             let done = self.out.pop_front().expect("front exists");
+            if !done.counted {
+                self.own_backlog = self.own_backlog.saturating_sub(done.data.len());
+            }
             self.release(&done);
             if done.counted {
                 self.stats.unqueued_out(done.payload_len);
@@ -782,6 +817,7 @@ impl Connection {
     }
 
     fn push_raw(&mut self, data: Bytes) {
+        self.own_backlog += data.len();
         self.out.push_back(OutChunk {
             data,
             written: 0,
@@ -798,6 +834,7 @@ impl Connection {
                 self.stats.unqueued_out(chunk.payload_len);
             }
         }
+        self.own_backlog = 0;
         self.state = State::Done;
         self.deadline = None;
     }

@@ -534,9 +534,14 @@ impl Reactor {
     fn flush_touched(&mut self, now: Instant) {
         let mut touched = std::mem::take(&mut self.touched);
         for token in touched.drain(..) {
-            self.with_connection(token, now, |conn, _| {
+            self.with_connection(token, now, |conn, cx| {
                 conn.flush_pending = false;
                 conn.flush();
+                // Reading stopped by a backlog of pongs goes on once it is written, until the
+                // socket has nothing to read or cannot take more (both bring a readiness event).
+                while conn.resume_after_output(cx) {
+                    conn.flush();
+                }
             });
         }
         self.touched = touched;
