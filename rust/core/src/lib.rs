@@ -15,6 +15,9 @@ pub mod error;
 pub mod events;
 pub mod forwarded;
 pub mod frame;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 mod input;
 mod listener;
