@@ -195,3 +195,19 @@ fn output_check_rejects_bad_server_output() {
     assert!(check_output(b"HTTP/1.1 400 Bad\r\nContent-Length: 1\r\n\r\nab", None).is_err());
 }
 
+/// Found by the `connection` target: a peer that breaks a limit after the server started the
+/// closing handshake got a second close frame.
+#[test]
+fn no_second_close_frame_after_the_servers_close() {
+    let mut s = seeds::ScriptWriter::new(config_bits::SMALL_LIMITS);
+    s.handshake(0)
+        .deliver_all(4096)
+        .other(Op::Close, &[1, 0])
+        // 100 bytes: over the 64-byte inbound limit.
+        .message(0, 100, 0)
+        .deliver_all(4096)
+        .writable(255, 0);
+    // The harness fails on anything after the close frame.
+    let summary = harness::run(&s.build(), Mode::Plain, false);
+    assert!(summary.close_sent && summary.disconnected, "{summary:?}");
+}
