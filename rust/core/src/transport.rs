@@ -15,7 +15,7 @@ use mio::net::TcpStream;
 pub(crate) enum Transport {
     Plain(TcpStream),
     Tls(Box<TlsStream>),
-    /// The fuzz harness's in-memory stream (`fuzzing.rs`); never registered with a poller.
+    /// The fuzz harness's in-memory stream (`fuzzing/`); never registered with a poller.
     #[cfg(any(test, feature = "fuzzing"))]
     Memory(crate::fuzzing::MemorySocket),
     /// rustls over the fuzz harness's in-memory stream.
@@ -56,6 +56,16 @@ impl Transport {
                 }))
             }
         })
+    }
+
+    /// A socket without TLS: what a read returns is what the kernel had (see `input.rs`).
+    pub fn is_plain_socket(&self) -> bool {
+        match self {
+            Transport::Plain(_) => true,
+            #[cfg(any(test, feature = "fuzzing"))]
+            Transport::Memory(_) => true,
+            _ => false,
+        }
     }
 
     /// The socket, for registration and socket options.

@@ -43,7 +43,9 @@ pub enum Op {
     /// `kind, code`: a masked control frame appended: ping, pong, close with a code, or close
     /// without one.
     Control,
-    /// `limit`: each read returns at most `limit` bytes (0: no limit).
+    /// `limit`: on TLS, each read of the socket returns at most `limit` bytes (0: no limit).
+    /// Plain sockets return what they hold, as TCP does on Linux: the connection takes a short
+    /// read to mean the socket is empty (`input.rs`), so this operation does nothing there.
     ReadLimit,
     /// `bytes, per_write`: a writable event: the socket takes `bytes * 16` bytes, at most
     /// `per_write` per call (0: no limit).
@@ -414,7 +416,12 @@ impl Harness {
                 let code = script.byte();
                 super::seeds::append_control(&mut self.to_send, kind, code);
             }
-            Op::ReadLimit => self.socket.set_read_limit(script.byte() as usize),
+            Op::ReadLimit => {
+                let limit = script.byte() as usize;
+                if !matches!(self.client, Client::Plain) {
+                    self.socket.set_read_limit(limit);
+                }
+            }
             Op::Writable => {
                 let bytes = script.byte() as usize * 16;
                 let per_write = script.byte() as usize;
