@@ -35,10 +35,12 @@ failed=()
 for target in "${TARGETS[@]}"; do
     corpus="$ROOT/target/fuzz-corpus/$target"
     mkdir -p "$corpus"
-    cp -n seeds/"$target"/* "$corpus"/
-    if [ -d "regressions/$target" ]; then
-        cp -n regressions/"$target"/* "$corpus"/ 2>/dev/null || true
-    fi
+    # Seeds and regressions join the corpus (what the corpus already holds is kept).
+    for input in seeds/"$target"/* regressions/"$target"/*; do
+        if [ -f "$input" ] && [ ! -e "$corpus/$(basename "$input")" ]; then
+            cp "$input" "$corpus/"
+        fi
+    done
     log="$ROOT/target/fuzz-corpus/$target.log"
     echo "== Fuzzing $target for ${SECONDS_PER_TARGET}s"
     # -timeout: one input running 10 s is a hang, and a failure.
