@@ -555,11 +555,17 @@ impl Connection {
                 self.close_socket();
             }
             Ending::Fail(code, reason) => {
+                // A close frame the server already sent (start_close) is its last word: a
+                // second one would break the protocol.
+                let mut close_sent = false;
                 if let State::Open(session) = &mut self.state {
                     session.first_close.get_or_insert(code);
+                    close_sent = session.closing_by_us;
                 }
                 self.finish(false, cx);
-                self.push_raw(frame::encode_close_frame(code, reason));
+                if !close_sent {
+                    self.push_raw(frame::encode_close_frame(code, reason));
+                }
                 self.deadline = Some(cx.now + cx.config.close_timeout);
             }
         }

@@ -62,7 +62,7 @@ impl<'a> SocketReader<'a> {
         debug_assert!(buffer.pending().is_empty(), "another connection's bytes");
         let short_read_drains = after_readiness
             && cfg!(any(target_os = "linux", target_os = "android"))
-            && matches!(stream, Transport::Plain(_));
+            && stream.is_plain_socket();
         SocketReader {
             stream,
             buffer,

@@ -16,6 +16,9 @@ pub mod events;
 mod faults;
 pub mod forwarded;
 pub mod frame;
+#[cfg(any(test, feature = "fuzzing"))]
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod handshake;
 mod input;
 mod listener;

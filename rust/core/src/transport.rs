@@ -15,10 +15,28 @@ use mio::net::TcpStream;
 pub(crate) enum Transport {
     Plain(TcpStream),
     Tls(Box<TlsStream>),
+    /// The fuzz harness's in-memory stream (`fuzzing/`); never registered with a poller.
+    #[cfg(any(test, feature = "fuzzing"))]
+    Memory(crate::fuzzing::MemorySocket),
+    /// rustls over the fuzz harness's in-memory stream.
+    #[cfg(any(test, feature = "fuzzing"))]
+    MemoryTls(Box<TlsStream<crate::fuzzing::MemorySocket>>),
 }
 
-pub(crate) struct TlsStream {
-    tcp: TcpStream,
+/// What a TLS session runs over: a TCP socket, or the fuzz harness's in-memory stream.
+pub(crate) trait Socket: Read {
+    /// A writer for TLS records (for TCP: without SIGPIPE, see [`NoSigPipe`]).
+    fn sender(&mut self) -> impl Write + '_;
+}
+
+impl Socket for TcpStream {
+    fn sender(&mut self) -> impl Write + '_ {
+        NoSigPipe(self)
+    }
+}
+
+pub(crate) struct TlsStream<S = TcpStream> {
+    tcp: S,
     session: rustls::ServerConnection,
     /// The TCP stream ended; what rustls already decrypted may still be read.
     tcp_eof: bool,
@@ -40,11 +58,25 @@ impl Transport {
         })
     }
 
+    /// A socket without TLS: what a read returns is what the kernel had (see `input.rs`).
+    pub fn is_plain_socket(&self) -> bool {
+        match self {
+            Transport::Plain(_) => true,
+            #[cfg(any(test, feature = "fuzzing"))]
+            Transport::Memory(_) => true,
+            _ => false,
+        }
+    }
+
     /// The socket, for registration and socket options.
     pub fn tcp_mut(&mut self) -> &mut TcpStream {
         match self {
             Transport::Plain(tcp) => tcp,
             Transport::Tls(tls) => &mut tls.tcp,
+            #[cfg(any(test, feature = "fuzzing"))]
+            Transport::Memory(_) | Transport::MemoryTls(_) => {
+                unreachable!("in-memory connections are never registered")
+            }
         }
     }
 
@@ -52,21 +84,11 @@ impl Transport {
     pub fn write_vectored(&mut self, bufs: &[IoSlice]) -> io::Result<usize> {
         match self {
             Transport::Plain(tcp) => NoSigPipe(tcp).write_vectored(bufs),
-            Transport::Tls(tls) => {
-                // Older records first; a socket that is still full stops us here.
-                tls.write_records()?;
-                let n = tls.session.writer().write_vectored(bufs)?;
-                match tls.write_records() {
-                    Ok(()) => {}
-                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
-                    Err(e) => return Err(e),
-                }
-                if n == 0 && bufs.iter().any(|b| !b.is_empty()) {
-                    // rustls' buffer is full of records the socket has not taken yet.
-                    return Err(io::ErrorKind::WouldBlock.into());
-                }
-                Ok(n)
-            }
+            Transport::Tls(tls) => tls.write_plaintext(bufs),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Transport::Memory(socket) => socket.write_vectored(bufs),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Transport::MemoryTls(tls) => tls.write_plaintext(bufs),
         }
     }
 
@@ -75,6 +97,10 @@ impl Transport {
         match self {
             Transport::Plain(_) => Ok(()),
             Transport::Tls(tls) => tls.write_records(),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Transport::Memory(_) => Ok(()),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Transport::MemoryTls(tls) => tls.write_records(),
         }
     }
 
@@ -84,11 +110,27 @@ impl Transport {
             tls.session.send_close_notify();
             let _ = tls.write_records();
         }
+        #[cfg(any(test, feature = "fuzzing"))]
+        match self {
+            Transport::Memory(socket) => return socket.shutdown(Shutdown::Write),
+            Transport::MemoryTls(tls) => {
+                tls.session.send_close_notify();
+                let _ = tls.write_records();
+                return tls.tcp.shutdown(Shutdown::Write);
+            }
+            _ => {}
+        }
         let _ = self.tcp_mut().shutdown(Shutdown::Write);
     }
 
     /// Closes both directions at once.
     pub fn shutdown(&mut self) {
+        #[cfg(any(test, feature = "fuzzing"))]
+        match self {
+            Transport::Memory(socket) => return socket.shutdown(Shutdown::Both),
+            Transport::MemoryTls(tls) => return tls.tcp.shutdown(Shutdown::Both),
+            _ => {}
+        }
         let _ = self.tcp_mut().shutdown(Shutdown::Both);
     }
 }
@@ -98,11 +140,48 @@ impl Read for Transport {
         match self {
             Transport::Plain(tcp) => tcp.read(buf),
             Transport::Tls(tls) => tls.read_plaintext(buf),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Transport::Memory(socket) => socket.read(buf),
+            #[cfg(any(test, feature = "fuzzing"))]
+            Transport::MemoryTls(tls) => tls.read_plaintext(buf),
         }
     }
 }
 
-impl TlsStream {
+#[cfg(any(test, feature = "fuzzing"))]
+impl TlsStream<crate::fuzzing::MemorySocket> {
+    /// A rustls session over the fuzz harness's in-memory stream.
+    pub fn over_memory(
+        socket: crate::fuzzing::MemorySocket,
+        config: &Arc<rustls::ServerConfig>,
+    ) -> io::Result<Box<Self>> {
+        let session = rustls::ServerConnection::new(config.clone()).map_err(io::Error::other)?;
+        Ok(Box::new(TlsStream {
+            tcp: socket,
+            session,
+            tcp_eof: false,
+        }))
+    }
+}
+
+impl<S: Socket> TlsStream<S> {
+    /// Writes as much of `bufs` as rustls' bounded buffer takes now.
+    fn write_plaintext(&mut self, bufs: &[IoSlice]) -> io::Result<usize> {
+        // Older records first; a socket that is still full stops us here.
+        self.write_records()?;
+        let n = self.session.writer().write_vectored(bufs)?;
+        match self.write_records() {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => return Err(e),
+        }
+        if n == 0 && bufs.iter().any(|b| !b.is_empty()) {
+            // rustls' buffer is full of records the socket has not taken yet.
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        Ok(n)
+    }
+
     fn read_plaintext(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         loop {
             match self.session.reader().read(buf) {
@@ -135,7 +214,7 @@ impl TlsStream {
 
     fn write_records(&mut self) -> io::Result<()> {
         while self.session.wants_write() {
-            match self.session.write_tls(&mut NoSigPipe(&self.tcp)) {
+            match self.session.write_tls(&mut self.tcp.sender()) {
                 Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(_) => {}
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
