@@ -156,6 +156,19 @@ impl Seq {
         self.next_send - self.next_recv
     }
 
+    /// Replaces `msg` with the next message of this connection: stamped now, a random body.
+    fn encode_next(&self, msg: &mut Vec<u8>, ctx: &Ctx, rng: &mut Rng) {
+        msg.clear();
+        let stamp = Stamp {
+            client: self.client,
+            conn: self.conn,
+            seq: self.next_send,
+            sent_ns: ctx.now_ns(),
+        };
+        let body = rng.body_len(ctx.max_body);
+        payload::encode(msg, stamp, body, rng);
+    }
+
     /// What an echo is, against what this connection sent (pure: `check` acts on it).
     fn classify(&self, data: &[u8]) -> Verdict {
         let stamp = match payload::verify(data) {
@@ -280,15 +293,7 @@ fn client(ctx: Arc<Ctx>, index: u32, stayer: bool) -> Tally {
                     return Ok(());
                 }
                 if now >= next_send_at && seq.in_flight() < ctx.window {
-                    msg.clear();
-                    let stamp = Stamp {
-                        client: index,
-                        conn: conn_no,
-                        seq: seq.next_send,
-                        sent_ns: ctx.now_ns(),
-                    };
-                    let body = rng.body_len(ctx.max_body);
-                    payload::encode(&mut msg, stamp, body, &mut rng);
+                    seq.encode_next(&mut msg, &ctx, &mut rng);
                     conn.send_binary(&msg).map_err(|e| format!("send: {e}"))?;
                     seq.next_send += 1;
                     t.sent += 1;
@@ -339,15 +344,7 @@ fn client(ctx: Arc<Ctx>, index: u32, stayer: bool) -> Tally {
             // Leave with the window full: the server must cope with data arriving right before
             // the FIN or RST (and with echoes it can no longer deliver).
             while seq.in_flight() < ctx.window {
-                msg.clear();
-                let stamp = Stamp {
-                    client: index,
-                    conn: conn_no,
-                    seq: seq.next_send,
-                    sent_ns: ctx.now_ns(),
-                };
-                let body = rng.body_len(ctx.max_body);
-                payload::encode(&mut msg, stamp, body, &mut rng);
+                seq.encode_next(&mut msg, &ctx, &mut rng);
                 if conn.send_binary(&msg).is_err() {
                     break;
                 }
