@@ -53,6 +53,10 @@ import report  # noqa: E402  (summary table shared with report.py)
 SYSTEMS = {
     "ours_raw": {"kind": "godot4", "script": "ours_raw.gd", "mp": False,
                  "label": "ours raw (WebSocketServer, signals)"},
+    "ours_g3": {"kind": "godot4", "script": "ours_g3.gd", "mp": False,
+                "label": "ours raw, Godot 3-style script (typed)"},
+    "ours_g3_untyped": {"kind": "godot4", "script": "ours_g3_untyped.gd", "mp": False,
+                        "label": "ours raw, Godot 3-style script (untyped)"},
     "ours_mp": {"kind": "godot4", "script": "ours_mp.gd", "mp": True,
                 "label": "ours MP (WebSocketMultiplayerServer, MultiplayerPeer API)"},
     "godot_mp": {"kind": "godot4", "script": "godot_mp.gd", "mp": True,

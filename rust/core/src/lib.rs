@@ -41,7 +41,7 @@ pub use events::{Event, UpgradeRequest};
 pub use faults::FaultSite;
 pub use forwarded::Cidr;
 pub use peer::{PeerHandle, PeerId, PeerShared};
-pub use server::{Sender, Server};
+pub use server::{FlushHold, Sender, Server};
 pub use stats::{Stats, StatsSnapshot};
 pub use tls::{TlsError, TlsIdentity};
 pub use tls_slot::UpdateTlsError;

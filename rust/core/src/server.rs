@@ -2,7 +2,7 @@
 //! commands.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Weak};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -34,6 +34,8 @@ pub(crate) struct Shared {
     pub network_thread_parked: AtomicBool,
     /// Counters and connection limits (`stats.rs`).
     pub stats: Arc<Stats>,
+    /// How many [`FlushHold`]s are alive: while any is, [`Sender::flush`] does nothing.
+    pub flush_holds: AtomicUsize,
 }
 
 /// Sends commands to the reactor. Cheap to clone; every per-peer object may hold one.
@@ -44,6 +46,21 @@ pub struct Sender {
     /// For [`Sender::flush`]; weak so that a peer object outliving the server does not keep its
     /// sockets open.
     reactor: Weak<Mutex<Reactor>>,
+}
+
+/// From [`Sender::hold_flushes`]: flushes are held back while it lives.
+#[must_use = "flushes are held only while the guard lives"]
+#[derive(Debug)]
+pub struct FlushHold {
+    sender: Sender,
+}
+
+impl Drop for FlushHold {
+    fn drop(&mut self) {
+        if self.sender.shared.flush_holds.fetch_sub(1, Ordering::Relaxed) == 1 {
+            self.sender.flush();
+        }
+    }
 }
 
 impl std::fmt::Debug for Sender {
@@ -76,13 +93,27 @@ impl Sender {
     /// Meant for the end of a drain loop: replies queued while reading a batch leave together,
     /// without waiting for the next frame.
     pub fn flush(&self) {
-        if self.shared.commands.lock().is_empty() || !self.shared.main_thread.is_spinning() {
+        if self.shared.flush_holds.load(Ordering::Relaxed) > 0
+            || self.shared.commands.lock().is_empty()
+            || !self.shared.main_thread.is_spinning()
+        {
             return;
         }
         if let Some(reactor) = self.reactor.upgrade() {
             if let Some(mut reactor) = reactor.try_lock() {
                 reactor.run_queued_commands();
             }
+        }
+    }
+
+    /// Holds back [`Sender::flush`] until the returned guard is dropped; dropping the last hold
+    /// flushes. For a caller that hands a batch of messages to code that reads and answers them
+    /// one at a time (a signal per message): every drain loop would otherwise write its one
+    /// reply with its own system call, where the whole batch's replies can leave together.
+    pub fn hold_flushes(&self) -> FlushHold {
+        self.shared.flush_holds.fetch_add(1, Ordering::Relaxed);
+        FlushHold {
+            sender: self.clone(),
         }
     }
 
@@ -259,6 +290,7 @@ impl Server {
             refuse_new: AtomicBool::new(false),
             main_thread: MainThreadPace::new(),
             network_thread_parked: AtomicBool::new(false),
+            flush_holds: AtomicUsize::new(0),
             stats: Arc::new(Stats::new(
                 config.max_connections,
                 config.max_connections_per_ip,

@@ -630,6 +630,9 @@ fn poll_events<C: ServerSignals>(this: &mut C) {
     let mut events = std::mem::take(&mut state.events);
     server.drain_events(&mut events);
     let generation = state.generation;
+    // Replies written by handlers (a drain loop per `data_received`) leave together when the
+    // poll ends, not one system call per message.
+    let _flush_hold = server.sender().hold_flushes();
     let mut pending = events.drain(..);
     while let Some(event) = pending.next() {
         if this.state().generation != generation {
