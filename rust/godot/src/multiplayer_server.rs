@@ -541,8 +541,10 @@ impl ServerSignals for WebSocketMultiplayerServer {
         true
     }
 
-    fn message_ready(&mut self, id: PeerId) {
-        self.signals().peer_packet().emit(id as i64);
+    fn messages_ready(&mut self, ids: &[PeerId]) {
+        let (signal, generation) = self.state.per_message_signal();
+        let mut base = self.base_mut();
+        server_state::emit_for_each(base.upcast_mut(), &signal, ids, &generation);
     }
 
     fn close_requested(&mut self, id: PeerId, code: u16, reason: &str) {

@@ -365,8 +365,10 @@ impl ServerSignals for WebSocketServer {
         true
     }
 
-    fn message_ready(&mut self, id: PeerId) {
-        self.signals().data_received().emit(id as i64);
+    fn messages_ready(&mut self, ids: &[PeerId]) {
+        let (signal, generation) = self.state.per_message_signal();
+        let mut base = self.base_mut();
+        server_state::emit_for_each(base.upcast_mut(), &signal, ids, &generation);
     }
 
     fn close_requested(&mut self, id: PeerId, code: u16, reason: &str) {

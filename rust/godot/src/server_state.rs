@@ -7,7 +7,9 @@
 //! the rest. [`server_common_api!`] registers the script methods the two classes share. gdext
 //! cannot derive one Rust class from another, hence this shape.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
+use std::rc::Rc;
 use std::time::Duration;
 
 use godot::classes::{CryptoKey, X509Certificate};
@@ -65,8 +67,11 @@ pub struct ServerState {
     /// a poll left for the next one (see [`ServerSignals::must_wait`]).
     events: Vec<Event>,
     /// Bumped by stop()/listen(): a poll interrupted by one of them from a signal handler stops
-    /// delivering the old server's events.
-    generation: u64,
+    /// delivering the old server's events. Shared so that a batch of signals emitted while the
+    /// object is lent to the engine (see [`emit_for_each`]) can still see it change.
+    generation: Rc<Cell<u64>>,
+    /// The peers whose per-message signal is due, one entry per message, in order (reused).
+    signals_due: Vec<PeerId>,
     /// The class's per-message signal (`data_received`, `peer_packet`), named once: emitting one
     /// costs several microseconds, so it is skipped when nothing is connected (SceneMultiplayer
     /// does not listen to `peer_packet`).
@@ -107,7 +112,8 @@ impl ServerState {
             server: None,
             peers: HashMap::new(),
             events: Vec::new(),
-            generation: 0,
+            generation: Rc::new(Cell::new(0)),
+            signals_due: Vec::new(),
             per_message_signal: StringName::from(per_message_signal),
             per_message_listened: None,
             #[cfg(feature = "fault-injection")]
@@ -174,7 +180,7 @@ impl ServerState {
                 self.connection_limits.started(&server);
                 server.set_refuse_new_connections(self.refuse_new_connections);
                 self.server = Some(server);
-                self.generation += 1;
+                self.generation.set(self.generation.get() + 1);
                 Error::OK
             }
             Err(e) => errors::start_failed(class, port, &self.bind_ip.to_string(), &e),
@@ -192,7 +198,7 @@ impl ServerState {
         self.peers.clear();
         self.pending_admissions.clear();
         self.events.clear();
-        self.generation += 1;
+        self.generation.set(self.generation.get() + 1);
     }
 
     /// shutdown(): closes every peer with `code` and `reason`, waits up to `timeout` for their
@@ -204,6 +210,11 @@ impl ServerState {
             .is_none_or(|server| server.shutdown(code, reason, timeout));
         self.stop();
         done
+    }
+
+    /// The per-message signal's name and the generation counter, for [`emit_for_each`].
+    pub fn per_message_signal(&self) -> (StringName, Rc<Cell<u64>>) {
+        (self.per_message_signal.clone(), self.generation.clone())
     }
 
     /// The Godot class name, for error messages.
@@ -577,9 +588,9 @@ pub trait ServerSignals {
     /// Makes a message of peer `id` readable; false when the peer is gone (no signal follows).
     fn queue_message(&mut self, id: PeerId, data: Bytes, text: bool) -> bool;
 
-    /// Emits the per-message signal for a message of peer `id` queued just now. Only called when
-    /// the signal has a listener.
-    fn message_ready(&mut self, id: PeerId);
+    /// Emits the per-message signal once for each entry of `ids` (one per message, queued before
+    /// the call), e.g. with [`emit_for_each`]. Only called when the signal has a listener.
+    fn messages_ready(&mut self, ids: &[PeerId]);
 
     /// Connected peer `id` started the closing handshake.
     fn close_requested(&mut self, id: PeerId, code: u16, reason: &str);
@@ -629,13 +640,21 @@ fn poll_events<C: ServerSignals>(this: &mut C) {
     state.per_message_listened = None;
     let mut events = std::mem::take(&mut state.events);
     server.drain_events(&mut events);
-    let generation = state.generation;
+    let generation = state.generation.get();
     // Replies written by handlers (a drain loop per `data_received`) leave together when the
     // poll ends, not one system call per message.
     let _flush_hold = server.sender().hold_flushes();
     let mut pending = events.drain(..);
     while let Some(event) = pending.next() {
-        if this.state().generation != generation {
+        if let Event::Message { peer, data, text } = event {
+            // Made readable now; the signals follow as one batch, before the next other event.
+            if this.queue_message(peer, data, text) && per_message_listened(this) {
+                this.state_mut().signals_due.push(peer);
+            }
+            continue;
+        }
+        emit_signals_due(this);
+        if this.state().generation.get() != generation {
             return; // stop() or listen() ran inside a handler: the rest belongs to a dead server
         }
         if this.must_wait(&event) {
@@ -643,16 +662,48 @@ fn poll_events<C: ServerSignals>(this: &mut C) {
             this.state_mut().events = std::iter::once(event).chain(pending).collect();
             return;
         }
-        let per_message = matches!(event, Event::Message { .. });
         deliver(this, event);
-        if !per_message {
-            this.state_mut().per_message_listened = None; // its handler may have connected the signal
-        }
+        this.state_mut().per_message_listened = None; // its handler may have connected the signal
     }
     drop(pending);
+    emit_signals_due(this);
     let state = this.state_mut();
-    if state.generation == generation {
+    if state.generation.get() == generation {
         state.events = events; // empty; keeps its allocation for the next poll
+    }
+}
+
+/// Emits the per-message signals of the messages queued since the last call.
+fn emit_signals_due<C: ServerSignals>(this: &mut C) {
+    if this.state().signals_due.is_empty() {
+        return;
+    }
+    let ids = std::mem::take(&mut this.state_mut().signals_due);
+    this.messages_ready(&ids);
+    let mut ids = ids;
+    ids.clear();
+    let state = this.state_mut();
+    if state.signals_due.is_empty() {
+        state.signals_due = ids; // keeps its allocation
+    }
+}
+
+/// Emits `signal(id)` on `object` for each of `ids`, stopping if `generation` changes (a handler
+/// called stop() or listen()). The caller holds one `base_mut()` guard for the whole batch:
+/// taking it costs about as much as an emission, and handlers may call back into the server
+/// (`get_peer(id)`) through it.
+pub fn emit_for_each(
+    object: &mut godot::classes::Object,
+    signal: &StringName,
+    ids: &[PeerId],
+    generation: &Cell<u64>,
+) {
+    let live = generation.get();
+    for &id in ids {
+        if generation.get() != live {
+            return;
+        }
+        object.emit_signal(signal, &[Variant::from(id as i64)]);
     }
 }
 
@@ -693,9 +744,7 @@ fn deliver<C: ServerSignals>(this: &mut C, event: Event) {
             this.connected(id, &protocol);
         }
         Event::Message { peer, data, text } => {
-            if this.queue_message(peer, data, text) && per_message_listened(this) {
-                this.message_ready(peer);
-            }
+            this.queue_message(peer, data, text); // poll_events handles messages itself
         }
         Event::CloseRequest { peer, code, reason } => {
             if this.state().peers.contains_key(&peer) {
