@@ -514,8 +514,8 @@ impl ServerSignals for WebSocketMultiplayerServer {
         &mut self.state
     }
 
-    fn has_listeners(&self, signal: &StringName) -> bool {
-        !self.base().get_signal_connection_list(signal).is_empty()
+    fn has_listeners(&mut self, signal: &StringName) -> bool {
+        server_state::has_connections(self.base_mut().upcast_mut(), signal)
     }
 
     /// SceneMultiplayer forgets a peer on `peer_disconnected` and would drop its packets still
