@@ -1,7 +1,9 @@
 //! `WebSocketServerPeer`: one connected client as a `PacketPeer` (Godot 3's per-peer
 //! `WebSocketPeer`, renamed because Godot 4 has an engine class of that name).
 
+use std::cell::RefCell;
 use std::collections::VecDeque;
+use std::rc::Rc;
 
 use godot::classes::web_socket_peer::WriteMode;
 use godot::classes::{IPacketPeerExtension, PacketPeerExtension};
@@ -27,8 +29,8 @@ pub struct WebSocketServerPeer {
     base: Base<PacketPeerExtension>,
     handle: PeerHandle,
     sender: Sender,
-    /// Messages made visible by the server's poll() and not yet read: (payload, was text).
-    inbox: VecDeque<(Bytes, bool)>,
+    /// Messages made visible by the server's poll() and not yet read.
+    inbox: Inbox,
     handed_packet: HandedPacket,
     last_was_string: bool,
     write_mode: WriteMode,
@@ -49,7 +51,7 @@ impl WebSocketServerPeer {
             base,
             handle,
             sender,
-            inbox: VecDeque::new(),
+            inbox: Inbox::default(),
             handed_packet: HandedPacket::default(),
             last_was_string: false,
             write_mode: WriteMode::BINARY,
@@ -60,8 +62,10 @@ impl WebSocketServerPeer {
         })
     }
 
-    pub(crate) fn push_message(&mut self, data: Bytes, text: bool) {
-        self.inbox.push_back((data, text));
+    /// The inbox, shared with the server's peer table: the server's poll() fills it without
+    /// binding this object (a bind costs about as much as the rest of queueing a message).
+    pub(crate) fn inbox(&self) -> Inbox {
+        self.inbox.clone()
     }
 
     pub(crate) fn mark_disconnected(&mut self) {
@@ -101,11 +105,12 @@ impl WebSocketServerPeer {
 #[godot_api]
 impl IPacketPeerExtension for WebSocketServerPeer {
     fn get_available_packet_count(&self) -> i32 {
-        if self.inbox.is_empty() {
+        let len = self.inbox.len();
+        if len == 0 {
             // The end of a drain loop: replies queued while reading leave now (flat-out loops).
             self.sender.flush();
         }
-        self.inbox.len().min(i32::MAX as usize) as i32
+        len.min(i32::MAX as usize) as i32
     }
 
     fn get_max_packet_size(&self) -> i32 {
@@ -120,7 +125,7 @@ impl IPacketPeerExtension for WebSocketServerPeer {
         r_buffer: RawPtr<*mut RawPtr<*const u8>>,
         r_buffer_size: RawPtr<*mut i32>,
     ) -> Error {
-        let packet = self.inbox.pop_front().map(|(data, text)| {
+        let packet = self.inbox.pop().map(|(data, text)| {
             self.sender.consume_inbound(&self.handle, data.len());
             self.last_was_string = text;
             data
@@ -253,5 +258,23 @@ impl WebSocketServerPeer {
     #[func]
     fn get_request_headers(&self) -> Dictionary<GString, GString> {
         crate::admission::headers_dictionary(&self.request)
+    }
+}
+
+/// A peer's received messages, in order: (payload, was text). Main thread only.
+#[derive(Clone, Default)]
+pub(crate) struct Inbox(Rc<RefCell<VecDeque<(Bytes, bool)>>>);
+
+impl Inbox {
+    pub fn push(&self, data: Bytes, text: bool) {
+        self.0.borrow_mut().push_back((data, text));
+    }
+
+    fn pop(&self) -> Option<(Bytes, bool)> {
+        self.0.borrow_mut().pop_front()
+    }
+
+    fn len(&self) -> usize {
+        self.0.borrow().len()
     }
 }

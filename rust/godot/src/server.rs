@@ -358,10 +358,10 @@ impl ServerSignals for WebSocketServer {
     }
 
     fn queue_message(&mut self, id: PeerId, data: Bytes, text: bool) -> bool {
-        let Some(entry) = self.state.peers.get_mut(&id) else {
+        let Some(entry) = self.state.peers.get(&id) else {
             return false;
         };
-        entry.object.bind_mut().push_message(data, text);
+        entry.inbox.push(data, text);
         true
     }
 

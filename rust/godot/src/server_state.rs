@@ -30,6 +30,8 @@ use crate::tls;
 /// binding the object, so multiplayer sends and lookups stay cheap).
 pub struct PeerEntry {
     pub object: Gd<WebSocketServerPeer>,
+    /// The object's inbox (raw mode's `poll()` queues messages there).
+    pub inbox: crate::peer::Inbox,
     pub handle: PeerHandle,
     /// Multiplayer-mode sends (raw mode: the peer object keeps its own).
     pub full_queue: errors::FullQueueReport,
@@ -751,10 +753,12 @@ fn deliver<C: ServerSignals>(this: &mut C, event: Event) {
                 &protocol,
                 request,
             );
+            let inbox = object.bind().inbox();
             state.peers.insert(
                 id,
                 PeerEntry {
                     object,
+                    inbox,
                     handle: peer,
                     full_queue: errors::FullQueueReport::default(),
                 },
