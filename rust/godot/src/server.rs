@@ -157,7 +157,11 @@ impl WebSocketServer {
     #[signal]
     fn client_close_request(id: i64, code: i64, reason: GString);
 
-    /// A message from client `id` is ready: read it with `get_peer(id).get_packet()`.
+    /// A message from client `id` is ready: read it with `get_peer(id).get_packet()`. Emitted
+    /// once per message, in order. `poll()` makes the messages that arrived together readable
+    /// before emitting their signals, so a handler that drains its peer
+    /// (`while peer.get_available_packet_count() > 0`) may also read the messages whose signals
+    /// follow; those handlers then find nothing left.
     #[signal]
     fn data_received(id: i64);
 
