@@ -697,9 +697,14 @@ pub fn has_connections(object: &mut godot::classes::Object, signal: &StringName)
     let available = *HAS_CONNECTIONS.get_or_init(|| {
         godot::classes::ClassDb::singleton().class_has_method("Object", "has_connections")
     });
+    thread_local! {
+        // Made once: a StringName made from text takes a lock and a hash lookup in the engine.
+        static METHOD: StringName = StringName::from("has_connections");
+    }
     if available {
+        let method = METHOD.with(StringName::clone);
         object
-            .call("has_connections", &[signal.to_variant()])
+            .call(&method, &[signal.to_variant()])
             .try_to::<bool>()
             .unwrap_or(true)
     } else {
