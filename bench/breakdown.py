@@ -96,21 +96,31 @@ def main() -> int:
                 results[name].append(d)
                 print(f"run {r + 1}/{args.runs} {name}: g3_handler {d['g3_handler']:.2f} µs/msg",
                       file=sys.stderr)
+    data = {"command": "bench/breakdown.py " + " ".join(sys.argv[1:]),
+            "libraries": {n: str(p) for n, p in libs}, "runs_per_library": args.runs,
+            "rounds": args.rounds, "batch": args.batch, "pinned": pin, "runs": results}
     if args.json:
-        Path(args.json).write_text(json.dumps({"libraries": {n: str(p) for n, p in libs},
-                                               "runs": results}, indent=1))
+        Path(args.json).write_text(json.dumps(data, indent=1))
+    print(markdown_table(data))
+    return 0
+
+
+def markdown_table(data: dict) -> str:
+    """The breakdown as a markdown table: median µs per message with min–max, per library."""
+    names = list(data["runs"])
 
     def cell(name: str, key: str) -> str:
-        vals = [d[key] for d in results[name]]
+        vals = [d[key] for d in data["runs"][name]]
         return f"{statistics.median(vals):.2f} ({min(vals):.2f}–{max(vals):.2f})"
 
-    print(f"µs per 64 B message, median (min–max) over {args.runs} runs of {args.rounds} batches of "
-          f"{args.batch}; Godot {results[libs[0][0]][0]['engine']}, pinned: {pin}\n")
-    print("| step | " + " | ".join(name for name, _ in libs) + " |")
-    print("|---|" + "---|" * len(libs))
+    first = data["runs"][names[0]][0]
+    lines = [f"µs per {first['size']} B message, median (min–max) over {data['runs_per_library']} "
+             f"runs of {data['rounds']} batches of {data['batch']}, runs interleaved; Godot "
+             f"{first['engine']}, pinned to one CPU: {data['pinned']}.", "",
+             "| step | " + " | ".join(names) + " |", "|---|" + "---|" * len(names)]
     for key, label in ROWS:
-        print(f"| {label} | " + " | ".join(cell(name, key) for name, _ in libs) + " |")
-    return 0
+        lines.append(f"| {label} | " + " | ".join(cell(name, key) for name in names) + " |")
+    return "\n".join(lines)
 
 
 if __name__ == "__main__":

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Benchmarks our WebSocketServer against Godot 4's and Godot 3's servers and the bare core.
-#   scripts/bench.sh            full matrix (about 30-40 min), then writes docs/BENCHMARKS.md and
-#                               docs/benchmarks.svg from the results
+#   scripts/bench.sh            full matrix (about 30-40 min) and bench/breakdown.py, then writes
+#                               docs/BENCHMARKS.md and docs/benchmarks.svg from the results
+#                               (BENCH_BASELINE_LIB=path/to/old/libwebsocket_server.so adds an
+#                               older build to the breakdown, as "baseline")
 #   scripts/bench.sh --quick    CI smoke test (< 2 min of runs): prints the table, leaves docs/ alone;
 #                               fails only on errors (crash, no LISTENING, wsload failing), never on slowness
 #   scripts/bench.sh [run_matrix.py options]   e.g. --systems ours_mp,godot_mp --scenarios echo_1x1_64 --repeats 5
@@ -55,8 +57,17 @@ if (( rc == 2 )) || [[ ! -f "$results" ]]; then
   exit "${rc/#0/1}"
 fi
 if (( quick == 0 )); then
-  python3 bench/report.py "$results" >/dev/null
-  log "wrote docs/BENCHMARKS.md and docs/benchmarks.svg from $results"
+  # The per-message breakdown of raw mode (bench/breakdown.py); BENCH_BASELINE_LIB names an older
+  # release build to compare with (docs/BENCHMARKS.md says how to build one).
+  breakdown="target/bench/breakdown-$stamp.json"
+  libs=(--library "this build=target/release/libwebsocket_server.so")
+  if [[ -n "${BENCH_BASELINE_LIB:-}" ]]; then
+    libs=(--library "baseline=$BENCH_BASELINE_LIB" "${libs[@]}")
+  fi
+  log "per-message breakdown -> $breakdown"
+  python3 bench/breakdown.py --godot "$godot" "${libs[@]}" --runs 10 --json "$breakdown" >/dev/null || rc=1
+  python3 bench/report.py "$results" --breakdown "$breakdown" >/dev/null
+  log "wrote docs/BENCHMARKS.md and docs/benchmarks.svg from $results and $breakdown"
 fi
 log "done in $(( $(date +%s) - start )) s (exit code $rc)"
 exit "$rc"
