@@ -114,7 +114,7 @@ SCENARIOS = {
     "idle_5000": {"type": "idle", "connections": 5000,
                   "label": "5,000 idle connections"},
     "echo_1x1_64_paced": {"type": "echo", "connections": 1, "in_flight": 1, "size": 64,
-                          "paced": True, "once": True,
+                          "paced": True,
                           "only": ["ours_raw", "ours_g3", "ours_mp", "godot_mp"],
                           "label": "echo 1x1, 64 B, Godot's default frame pacing"},
     # Informational: without taskset the server's threads and wsload may use both CPUs.
