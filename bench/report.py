@@ -472,8 +472,11 @@ def svg_chart(results: dict, summary: dict) -> str:
     rs = [r for _, b in groups for _, r in b if r]
     lo = 10 ** math.floor(math.log10(min(rs + [0.5])))
     hi = 10 ** math.ceil(math.log10(max(rs + [2.0])))
-    W, H = 1100, 520
-    left, right, top, bottom = 70, 20, 60, 140
+    # wide enough for ~10 px per bar; the legend below has 3 systems per row
+    W = max(1100, 90 + len(groups) * (len(systems) * 10 + 16))
+    legend_rows = (len(systems) + 2) // 3
+    H = 440 + legend_rows * 18
+    left, right, top, bottom = 70, 20, 60, 80 + legend_rows * 18
     pw, ph = W - left - right, H - top - bottom
 
     def y(v):
@@ -521,9 +524,9 @@ def svg_chart(results: dict, summary: dict) -> str:
         lines = scen.replace("_", " ").split(" ")
         out.append(f'<text x="{cx:.1f}" y="{top + ph + 16}" text-anchor="middle" font-weight="bold">{e(lines[0])}</text>')
         out.append(f'<text x="{cx:.1f}" y="{top + ph + 30}" text-anchor="middle">{e(" ".join(lines[1:]))}</text>')
-    lx, ly = left, H - 60
+    lx, ly = left, top + ph + 62
     for i, sy in enumerate(systems):
-        x = lx + (i % 3) * 340
+        x = lx + (i % 3) * ((W - left - right) // 3)
         yy = ly + (i // 3) * 18
         out.append(f'<rect x="{x}" y="{yy - 9}" width="12" height="12" fill="{COLORS.get(sy, "#999")}"/>')
         out.append(f'<text x="{x + 18}" y="{yy + 1}">{e(results["meta"]["systems"].get(sy, sy))}</text>')
