@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # Benchmarks our WebSocketServer against Godot 4's and Godot 3's servers and the bare core.
-#   scripts/bench.sh            full matrix (about 30-40 min), then writes docs/BENCHMARKS.md and
+#   scripts/bench.sh            full matrix (about 55 min), then writes docs/BENCHMARKS.md and
 #                               docs/benchmarks.svg from the results
-#   scripts/bench.sh --quick    CI smoke test (< 2 min of runs): prints the table, leaves docs/ alone;
+#   scripts/bench.sh --quick    CI smoke test (about 2 min of runs): prints the table, leaves docs/ alone;
 #                               fails only on errors (crash, no LISTENING, wsload failing), never on slowness
 #   scripts/bench.sh [run_matrix.py options]   e.g. --systems ours_mp,godot_mp --scenarios echo_1x1_64 --repeats 5
 #
