@@ -3,10 +3,14 @@
 
     bench/run_matrix.py [--quick] [--repeats N] [--systems a,b] [--scenarios x,y] [--out FILE]
 
-Systems (servers): ours_raw, ours_mp (this repository's WebSocketServer and
-WebSocketMultiplayerServer in Godot 4, release library), godot_mp (Godot 4
-WebSocketMultiplayerPeer), godot_tcp (Godot 4 TCPServer + WebSocketPeer), godot3 (Godot 3.2.3
-WebSocketServer, godot3-server), core (core-server: our network core without Godot). See
+Systems (servers): ours_raw, ours_g3, ours_g3_untyped, ours_mp (this repository's WebSocketServer
+and WebSocketMultiplayerServer in Godot 4, release library; ours_g3* are Godot 3-style scripts),
+godot_mp (Godot 4 WebSocketMultiplayerPeer), godot_tcp (Godot 4 TCPServer + WebSocketPeer), godot3
+(Godot 3.2.3 WebSocketServer, godot3-server), core (core-server: our network core without Godot).
+Every server runs at its own default buffer sizes; godot_mp_raised, godot_tcp_raised and
+godot3_raised are the engine servers again with raised buffers (--raise-buffers), a second,
+labelled configuration run on the echo scenarios only. wss_* scenarios serve wss:// (a
+self-signed RSA-2048 certificate; every connection makes a full TLS handshake). See
 bench/README.md.
 
 Each run: the server is started pinned to CPU 0 (taskset), waits for its "LISTENING <port>" line,
@@ -48,8 +52,12 @@ import report  # noqa: E402  (summary table shared with report.py)
 
 # ----------------------------------------------------------------------------- definitions
 
+# Scenarios the raised-buffer systems run (buffer sizes matter where many bytes are in flight).
+RAISED_SCENARIOS = ["echo_100x8_64", "echo_100x1_16k"]
+
 # kind: godot4 | godot3 | core. mp: the server speaks Godot 4's multiplayer protocol (the 4-byte
-# id message first), so wsload runs with --mp.
+# id message first), so wsload runs with --mp. args: extra server arguments. scenarios: the only
+# scenarios this system runs (default: all that admit it).
 SYSTEMS = {
     "ours_raw": {"kind": "godot4", "script": "ours_raw.gd", "mp": False,
                  "label": "ours raw (WebSocketServer, signals)"},
@@ -65,16 +73,31 @@ SYSTEMS = {
                   "label": "Godot 4 TCPServer + WebSocketPeer"},
     "godot3": {"kind": "godot3", "mp": False, "args": [],
                "label": "Godot 3.2.3 WebSocketServer (raw)"},
+    # The second buffer configuration: the engine servers with raised buffers (1 MiB / 4096).
+    "godot_mp_raised": {"kind": "godot4", "script": "godot_mp.gd", "mp": True,
+                        "args": ["--raise-buffers"], "scenarios": RAISED_SCENARIOS,
+                        "label": "Godot 4 WebSocketMultiplayerPeer, raised buffers (1 MiB, 4096 packets)"},
+    "godot_tcp_raised": {"kind": "godot4", "script": "godot_tcp.gd", "mp": False,
+                         "args": ["--raise-buffers"], "scenarios": RAISED_SCENARIOS,
+                         "label": "Godot 4 TCPServer + WebSocketPeer, raised buffers (1 MiB, 4096 packets)"},
+    "godot3_raised": {"kind": "godot3", "mp": False, "args": ["--raise-buffers"],
+                      "scenarios": RAISED_SCENARIOS,
+                      "label": "Godot 3.2.3 WebSocketServer (raw), raised buffers (1 MiB, 4096 packets)"},
     # Godot 3's multiplayer protocol is not Godot 4's (every packet has a header), so wsload --mp
     # cannot talk to it: runnable on request (--systems godot3_mp) to show that, not by default.
     "godot3_mp": {"kind": "godot3", "mp": True, "args": ["--mp"],
                   "label": "Godot 3.2.3 WebSocketServer (multiplayer)"},
     "core": {"kind": "core", "mp": False, "label": "core-server (our core, no Godot)"},
 }
-DEFAULT_SYSTEMS = ["ours_raw", "ours_mp", "godot_mp", "godot_tcp", "godot3", "core"]
-QUICK_SYSTEMS = ["ours_raw", "ours_mp", "godot_mp", "core"]
+DEFAULT_SYSTEMS = ["ours_raw", "ours_g3", "ours_g3_untyped", "ours_mp", "godot_mp", "godot_tcp",
+                   "godot3", "core", "godot_mp_raised", "godot_tcp_raised", "godot3_raised"]
+QUICK_SYSTEMS = ["ours_raw", "ours_g3", "ours_mp", "godot_mp", "core"]
+
+# The servers with a wss:// configuration in the bench (godot_tcp: none; Godot 3: none).
+WSS_SYSTEMS = ["ours_raw", "ours_g3", "ours_mp", "godot_mp", "core"]
 
 # type: echo | broadcast | connect | idle. "only": restrict to these systems. "once": one repeat.
+# "tls": wss:// (the server gets --tls, or a certificate file for core; wsload --insecure).
 SCENARIOS = {
     "echo_1x1_64": {"type": "echo", "connections": 1, "in_flight": 1, "size": 64,
                     "label": "echo 1 conn x 1 in flight, 64 B"},
@@ -91,14 +114,24 @@ SCENARIOS = {
     "idle_5000": {"type": "idle", "connections": 5000,
                   "label": "5,000 idle connections"},
     "echo_1x1_64_paced": {"type": "echo", "connections": 1, "in_flight": 1, "size": 64,
-                          "paced": True, "once": True,
-                          "only": ["ours_raw", "ours_mp", "godot_mp"],
+                          "paced": True,
+                          "only": ["ours_raw", "ours_g3", "ours_mp", "godot_mp"],
                           "label": "echo 1x1, 64 B, Godot's default frame pacing"},
     # Informational: without taskset the server's threads and wsload may use both CPUs.
     "echo_1x1_64_unpinned": {"type": "echo", "connections": 1, "in_flight": 1, "size": 64,
                              "pin": False, "once": True,
                              "only": ["ours_raw", "ours_mp", "godot_mp", "core"],
                              "label": "echo 1x1, 64 B, not pinned (informational)"},
+    # wss://: self-signed RSA-2048 certificate; wsload never resumes a TLS session.
+    "wss_echo_100x8_64": {"type": "echo", "connections": 100, "in_flight": 8, "size": 64,
+                          "tls": True, "only": WSS_SYSTEMS,
+                          "label": "wss echo 100 conns x 8 in flight, 64 B"},
+    "wss_echo_100x1_16k": {"type": "echo", "connections": 100, "in_flight": 1, "size": 16384,
+                           "tls": True, "only": WSS_SYSTEMS,
+                           "label": "wss echo 100 conns x 1 in flight, 16 KiB"},
+    "wss_connect_2000_100": {"type": "connect", "total": 2000, "concurrency": 100, "timeout": 10,
+                             "tls": True, "only": WSS_SYSTEMS,
+                             "label": "wss: 2,000 connects, 100 at once, full TLS handshakes"},
 }
 DEFAULT_SCENARIOS = list(SCENARIOS)
 
@@ -111,17 +144,28 @@ QUICK_SCENARIOS = {
     "connect_200_50": {"type": "connect", "total": 200, "concurrency": 50, "timeout": 10,
                        "label": "200 connects, 50 at once"},
     "idle_200": {"type": "idle", "connections": 200, "label": "200 idle connections"},
+    "wss_echo_10x8_64": {"type": "echo", "connections": 10, "in_flight": 8, "size": 64, "tls": True,
+                         "only": ["ours_g3", "ours_mp", "godot_mp"],
+                         "label": "wss echo 10 conns x 8 in flight, 64 B"},
+    "wss_connect_200_50": {"type": "connect", "total": 200, "concurrency": 50, "timeout": 10,
+                           "tls": True, "only": ["ours_g3", "ours_mp", "godot_mp"],
+                           "label": "wss: 200 connects, 50 at once, full TLS handshakes"},
 }
 
 SERVER_CPU = "0"
 CLIENT_CPU = "1"
 LISTEN_TIMEOUT_S = 30
 STOP_GRACE_S = 5
-BUFFERS_NOTE = ("1 MiB inbound + 1 MiB outbound per peer, 4096 packets each way: our WebSocketServer "
-                "set_buffers(1024, 4096, 1024, 4096) (its default); Godot 4 WebSocketMultiplayerPeer "
-                "and WebSocketPeer inbound_buffer_size = outbound_buffer_size = 1048576, "
-                "max_queued_packets = 4096 (defaults 65535 / 65535 / 2048 resp. 4096); Godot 3 "
-                "set_buffers(1024, 4096, 1024, 4096) (default 64 KiB / 1024 packets)")
+BUFFERS_NOTE = ("every server at its own default buffer sizes: ours (WebSocketServer, "
+                "WebSocketMultiplayerServer, core) 1 MiB inbound + 1 MiB outbound per peer and 4096 "
+                "packets each way; Godot 4 WebSocketMultiplayerPeer inbound_buffer_size = "
+                "outbound_buffer_size = 65535 B, max_queued_packets = 2048; Godot 4 WebSocketPeer "
+                "(godot_tcp) 65535 B / 65535 B / 4096 packets; Godot 3 WebSocketServer 64 KiB / 1024 "
+                "packets each way. Second, labelled configuration (systems *_raised, echo scenarios "
+                f"{', '.join(RAISED_SCENARIOS)}): the engine servers with raised buffers (--raise-buffers), "
+                "1 MiB inbound + 1 MiB outbound per peer and 4096 packets each way — "
+                "WebSocketMultiplayerPeer and WebSocketPeer inbound_buffer_size = outbound_buffer_size "
+                "= 1048576, max_queued_packets = 4096; Godot 3 set_buffers(1024, 4096, 1024, 4096)")
 
 
 def log(msg: str) -> None:
@@ -324,8 +368,11 @@ class Runner:
             cmd = [self.tools["godot4"], "--headless", "--path", str(BENCH / "godot4"),
                    "--script", "res://" + spec["script"], "--",
                    "--port", "0", "--mode", mode, "--rate", rate, "--lifetime", lifetime]
+            cmd += spec.get("args", [])
             if sc.get("paced"):
                 cmd.append("--paced")
+            if sc.get("tls"):
+                cmd.append("--tls")
             cmd += self.server_extra
         elif spec["kind"] == "godot3":
             cmd = [self.tools["godot3"], "--path", str(BENCH / "godot3"),
@@ -339,12 +386,14 @@ class Runner:
             # --spin: flat out like the Godot servers (its polls do the network work, see pace.rs).
             cmd = [self.tools["core_server"], "--port", "0", "--mode", mode, "--rate", rate,
                    "--spin"]
+            if sc.get("tls"):
+                cmd += ["--tls-cert", str(self.tools["tls_cert"]), "--tls-key", str(self.tools["tls_key"])]
         return self.pin(SERVER_CPU, sc) + cmd
 
     def wsload_cmd(self, system: str, sc: dict, port: int) -> tuple[list[str], float]:
         """The wsload command line and its time limit."""
         a = self.args
-        url = f"ws://127.0.0.1:{port}"
+        url = f"{'wss' if sc.get('tls') else 'ws'}://127.0.0.1:{port}"
         t = sc["type"]
         if t == "echo":
             cmd = ["echo", "--url", url, "--connections", str(sc["connections"]),
@@ -371,6 +420,8 @@ class Runner:
             raise ValueError(t)
         if SYSTEMS[system]["mp"]:
             cmd.append("--mp")
+        if sc.get("tls"):
+            cmd.append("--insecure")  # self-signed certificate
         return self.pin(CLIENT_CPU, sc) + [self.tools["wsload"]] + cmd, limit
 
     def run(self, system: str, scen_name: str, sc: dict, repeat: int, tag: str) -> dict:
@@ -625,6 +676,27 @@ def find_tools(args) -> tuple[dict, list[str]]:
     return tools, notes
 
 
+def make_core_certificate(logdir: Path) -> dict:
+    """A self-signed RSA-2048 certificate for core-server's wss:// runs (the Godot servers make
+    their own with Crypto). {} when openssl is missing or fails."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        log("note: openssl not found: core is skipped in the wss scenarios")
+        return {}
+    cert, key = logdir / "core-cert.pem", logdir / "core-key.pem"
+    try:
+        r = subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+                            "-out", str(cert), "-days", "7", "-subj", "/CN=localhost"],
+                           capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log(f"note: openssl failed ({e}): core is skipped in the wss scenarios")
+        return {}
+    if r.returncode != 0:
+        log(f"note: openssl failed ({tail(r.stderr)}): core is skipped in the wss scenarios")
+        return {}
+    return {"tls_cert": str(cert), "tls_key": str(key)}
+
+
 def raise_nofile() -> None:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:
@@ -652,7 +724,8 @@ def main() -> int:
                          "default 30; quick 10)")
     ap.add_argument("--settle", type=float, default=0.5, help="seconds between LISTENING and the load")
     ap.add_argument("--server-lifetime", type=float, default=900, help="servers quit by themselves after this")
-    ap.add_argument("--server-extra", help="extra arguments for the Godot servers, e.g. --default-buffers")
+    ap.add_argument("--server-extra", help="extra arguments for the Godot servers, e.g. --raise-buffers "
+                    "(every Godot server with raised buffers)")
     ap.add_argument("--no-pin", action="store_true", help="do not pin server/wsload with taskset")
     ap.add_argument("--out", help="results file (default target/bench/results-<timestamp>.json)")
     ap.add_argument("--godot", help="Godot 4 binary (default: GDRUST_GODOT_BIN, GODOT4_BIN, scripts/get-godot.sh)")
@@ -665,7 +738,8 @@ def main() -> int:
     scen_table = QUICK_SCENARIOS if args.quick else SCENARIOS
     if args.list:
         for k, v in SYSTEMS.items():
-            print(f"system   {k:22} {v['label']}")
+            only = f"  (only {', '.join(v['scenarios'])})" if v.get("scenarios") else ""
+            print(f"system   {k:22} {v['label']}{only}")
         for k, v in {**SCENARIOS, **QUICK_SCENARIOS}.items():
             print(f"scenario {k:22} {v['label']}{'  (quick)' if k in QUICK_SCENARIOS else ''}")
         return 0
@@ -707,6 +781,8 @@ def main() -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     logdir = out.parent / f"logs-{stamp}"
     logdir.mkdir(parents=True, exist_ok=True)
+    if "core" in systems and tools["core_server"] and any(all_scen[s].get("tls") for s in scenarios):
+        tools.update(make_core_certificate(logdir))
 
     plan = []
     skipped = []
@@ -716,6 +792,8 @@ def main() -> int:
             for system in systems:
                 if "only" in sc and system not in sc["only"]:
                     continue
+                if "scenarios" in SYSTEMS[system] and scen not in SYSTEMS[system]["scenarios"]:
+                    continue
                 if sc.get("once") and r > 1:
                     continue
                 kind = SYSTEMS[system]["kind"]
@@ -724,6 +802,11 @@ def main() -> int:
                     if r == 1:
                         skipped.append({"system": system, "scenario": scen,
                                         "reason": f"{missing} not available"})
+                    continue
+                if kind == "core" and sc.get("tls") and not tools.get("tls_cert"):
+                    if r == 1:
+                        skipped.append({"system": system, "scenario": scen,
+                                        "reason": "no certificate for core-server (openssl missing)"})
                     continue
                 plan.append((system, scen, sc, r))
 
@@ -740,8 +823,13 @@ def main() -> int:
         "flat_out": "Godot 4: Engine.max_fps = 0, OS.low_processor_usage_mode = false, "
                     "OS.low_processor_usage_mode_sleep_usec = 0; Godot 3: Engine.target_fps = 0 and the "
                     "same two OS settings; *_paced scenarios keep Godot's default pacing",
-        "buffers": BUFFERS_NOTE if "--default-buffers" not in (args.server_extra or "") else
-                   "each server's default buffer sizes (--default-buffers)",
+        "buffers": BUFFERS_NOTE if "--raise-buffers" not in (args.server_extra or "") else
+                   "raised buffers in every Godot server (--server-extra=--raise-buffers): 1 MiB "
+                   "inbound + 1 MiB outbound per peer, 4096 packets each way",
+        "tls": "wss_* scenarios: wss:// with a self-signed RSA-2048 certificate (CN=localhost) made at "
+               "server start (Godot: Crypto.generate_rsa / generate_self_signed_certificate; core-server: "
+               "openssl req); wsload --insecure never resumes a TLS session, so every connection makes a "
+               "full handshake",
         "server_extra": args.server_extra,
         "systems": {s: SYSTEMS[s]["label"] for s in systems},
         "scenarios": {s: all_scen[s] for s in scenarios},
@@ -763,7 +851,7 @@ def main() -> int:
         rec = runner.run(system, scen, sc, r, f"{i}/{len(plan)}")
         results["runs"].append(rec)
         save()
-        log(f"[{i}/{len(plan)}] {scen:20} {system:10} r{r}: {report.one_line(rec)}"
+        log(f"[{i}/{len(plan)}] {scen:20} {system:16} r{r}: {report.one_line(rec)}"
             f"  ({rec.get('wall_s', 0):.1f}s)")
     meta["finished"] = dt.datetime.now().astimezone().isoformat(timespec="seconds")
     meta["wall_s"] = round(time.monotonic() - t0, 1)

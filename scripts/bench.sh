@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Benchmarks our WebSocketServer against Godot 4's and Godot 3's servers and the bare core.
-#   scripts/bench.sh            full matrix (about 30-40 min) and bench/breakdown.py, then writes
+#   scripts/bench.sh            full matrix (about 55 min) and bench/breakdown.py, then writes
 #                               docs/BENCHMARKS.md and docs/benchmarks.svg from the results
 #                               (BENCH_BASELINE_LIB=path/to/old/libwebsocket_server.so adds an
 #                               older build to the breakdown, as "baseline")
-#   scripts/bench.sh --quick    CI smoke test (< 2 min of runs): prints the table, leaves docs/ alone;
+#   scripts/bench.sh --quick    CI smoke test (about 2 min of runs): prints the table, leaves docs/ alone;
 #                               fails only on errors (crash, no LISTENING, wsload failing), never on slowness
 #   scripts/bench.sh [run_matrix.py options]   e.g. --systems ours_mp,godot_mp --scenarios echo_1x1_64 --repeats 5
 #

@@ -2,7 +2,7 @@ extends SceneTree
 # Godot 3.2.3's own WebSocketServer, the class this repository brings back to Godot 4: the
 # reference our server is compared with. Godot 3 syntax. Run with Debian's godot3-server:
 #   LANG=en_US.UTF-8 godot3-server --path bench/godot3 --script res://ours_compare.gd -- \
-#       --port N [--mode echo|broadcast] [--rate HZ] [--mp] [--paced] [--lifetime S] [--default-buffers]
+#       --port N [--mode echo|broadcast] [--rate HZ] [--mp] [--paced] [--lifetime S] [--raise-buffers]
 #
 # Raw mode (default): data_received(id) marks the peer as pending; each frame poll() is followed
 # by draining every pending peer with get_available_packet_count()/get_packet()/put_packet()
@@ -10,7 +10,8 @@ extends SceneTree
 # --mp: listen(port, PoolStringArray(), true) and the NetworkedMultiplayerPeer loop of
 # bench/godot4/ours_mp.gd. NOTE: Godot 3's multiplayer protocol differs from Godot 4's (a header
 # on every packet), so Godot 4-protocol clients (wsload --mp) cannot talk to it.
-# Buffers: set_buffers(1024, 4096, 1024, 4096) (defaults 64 KiB / 1024 packets each way).
+# Buffers: Godot 3's defaults (64 KiB / 1024 packets each way); --raise-buffers:
+# set_buffers(1024, 4096, 1024, 4096).
 # Godot 3's WebSocketServer cannot report the port it bound: with --port 0 random ports are tried.
 #
 # Same output as the Godot 4 servers: "LISTENING <port>", then once per second
@@ -26,7 +27,7 @@ const BROADCAST_BYTES = 64
 var server = WebSocketServer.new()
 var echo = true
 var mp = false
-var raise_buffers = true
+var raise_buffers = false
 var peers = 0
 var send_errors = 0
 
@@ -74,8 +75,8 @@ func _initialize():
 			mp = true
 			i += 1
 			continue
-		if a == "--default-buffers":
-			raise_buffers = false
+		if a == "--raise-buffers":
+			raise_buffers = true
 			i += 1
 			continue
 		if i + 1 >= user.size():

@@ -1,6 +1,6 @@
 extends SceneTree
-## The frame loop shared by the Godot 4 benchmark servers (ours_raw.gd, ours_mp.gd, godot_mp.gd,
-## godot_tcp.gd). Each of them extends this script and implements three methods:
+## The frame loop shared by the Godot 4 benchmark servers (ours_raw.gd, ours_g3.gd,
+## ours_g3_untyped.gd, ours_mp.gd, godot_mp.gd, godot_tcp.gd). Each of them extends this script and implements three methods:
 ##   _start(port: int) -> int   start listening (port 0: any free port); the port, or -1 (-2: the
 ##                              extension is missing, already reported)
 ##   _work() -> void            one poll() plus the drain loop: echo every packet to its sender
@@ -14,7 +14,9 @@ extends SceneTree
 ##   --rate HZ         broadcast ticks per second; 0 = every frame (default 60)
 ##   --paced           keep Godot's default frame pacing (default: run flat out)
 ##   --lifetime S      quit after S seconds (default 900; the runner normally kills it first)
-##   --default-buffers keep each server's default buffer sizes instead of the raised ones below
+##   --raise-buffers   raise the buffers to the sizes below (default: each server's own defaults)
+##   --tls             serve wss://: a self-signed RSA-2048 key and certificate (CN=localhost) are
+##                     generated at start with Crypto and kept in tls_key / tls_cert
 ##
 ## Prints "LISTENING <port>" once listening, then once per second
 ##   STATS frames=<n> work_us=<total> max_frame_work_us=<max> peers=<n> interval_us=<µs> send_errors=<n> broadcasts=<n>
@@ -22,14 +24,18 @@ extends SceneTree
 ## work_us is the main-thread time spent in _work() and _broadcast() (Time.get_ticks_usec around
 ## them). Exit codes: 2 bad arguments, 3 listen failed, 4 the extension is not loaded.
 
-# Raised so that 8 messages of 16 KiB in flight per connection fit in every server
-# (--default-buffers keeps each server's defaults; _start() skips setting them then).
+# With --raise-buffers every server gets these, so that 8 messages of 16 KiB in flight per
+# connection fit (our servers' defaults already are 1 MiB / 4096; without the flag _start() keeps
+# each server's defaults).
 const BUFFER_BYTES := 1 << 20        # inbound and outbound buffer per peer (1 MiB)
 const BUFFER_PACKETS := 4096         # queued packets per peer and direction
 const BROADCAST_BYTES := 64
 
 var echo := true
-var raise_buffers := true
+var raise_buffers := false
+var use_tls := false
+var tls_key: CryptoKey
+var tls_cert: X509Certificate
 var peers := 0
 var send_errors := 0
 
@@ -64,8 +70,12 @@ func _initialize() -> void:
 			_paced = true
 			i += 1
 			continue
-		if a == "--default-buffers":
-			raise_buffers = false
+		if a == "--raise-buffers":
+			raise_buffers = true
+			i += 1
+			continue
+		if a == "--tls":
+			use_tls = true
 			i += 1
 			continue
 		if i + 1 >= args.size():
@@ -82,7 +92,7 @@ func _initialize() -> void:
 			"--lifetime":
 				lifetime = float(v)
 			_:
-				_fail(2, "unknown argument %s (usage: --port N --mode echo|broadcast --rate HZ [--paced] [--lifetime S])" % a)
+				_fail(2, "unknown argument %s (usage: --port N --mode echo|broadcast --rate HZ [--paced] [--lifetime S] [--raise-buffers] [--tls])" % a)
 				return
 		i += 2
 	if mode != "echo" and mode != "broadcast":
@@ -98,6 +108,13 @@ func _initialize() -> void:
 		OS.low_processor_usage_mode_sleep_usec = 0
 	_msg.resize(BROADCAST_BYTES)
 	_msg.fill(0)
+	if use_tls:
+		var crypto := Crypto.new()
+		tls_key = crypto.generate_rsa(2048)
+		tls_cert = crypto.generate_self_signed_certificate(tls_key, "CN=localhost,O=websocket-server bench,C=US", "20240101000000", "20440101000000")
+		if tls_key == null or tls_cert == null:
+			_fail(3, "could not generate the TLS key and certificate")
+			return
 	var bound := _start(port)
 	if bound == -2:
 		return  # _require_extension() already failed loudly
@@ -108,7 +125,7 @@ func _initialize() -> void:
 	_last_stats_usec = _started_usec
 	_running = true
 	print("LISTENING %d" % bound)
-	print("INFO engine=%s paced=%s mode=%s rate=%s buffers=%s" % [Engine.get_version_info()["string"], _paced, mode, _rate, ("%d/%d" % [BUFFER_BYTES, BUFFER_PACKETS]) if raise_buffers else "default"])
+	print("INFO engine=%s paced=%s mode=%s rate=%s buffers=%s tls=%s" % [Engine.get_version_info()["string"], _paced, mode, _rate, ("%d/%d" % [BUFFER_BYTES, BUFFER_PACKETS]) if raise_buffers else "default", use_tls])
 
 
 func _process(_delta: float) -> bool:

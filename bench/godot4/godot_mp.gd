@@ -1,8 +1,8 @@
 extends "res://bench_base.gd"
 ## Godot 4's own WebSocketMultiplayerPeer.create_server(), driven through the MultiplayerPeer API
-## exactly like ours_mp.gd. Buffers raised from the defaults (64 KiB / 64 KiB / 2048 packets) to
-## inbound_buffer_size = outbound_buffer_size = 1 MiB and max_queued_packets = 4096, so that
-## 8 messages of 16 KiB in flight per connection fit.
+## exactly like ours_mp.gd. Default buffers (inbound/outbound 65535 B, 2048 queued packets);
+## --raise-buffers sets inbound_buffer_size = outbound_buffer_size = 1 MiB and
+## max_queued_packets = 4096. --tls: create_server(..., TLSOptions.server(key, cert)).
 ## WebSocketMultiplayerPeer cannot report the port it bound: with --port 0 a random free port is
 ## tried until create_server() succeeds.
 
@@ -18,10 +18,11 @@ func _start(port: int) -> int:
 	var chosen := port
 	var attempts := 1 if port != 0 else 50
 	var err := FAILED
+	var tls: TLSOptions = TLSOptions.server(tls_key, tls_cert) if use_tls else null
 	for i in attempts:
 		if port == 0:
 			chosen = randi_range(20000, 60000)
-		err = s.create_server(chosen, "127.0.0.1")
+		err = s.create_server(chosen, "127.0.0.1", tls)
 		if err == OK:
 			break
 	if err != OK:

@@ -2,8 +2,9 @@ extends "res://bench_base.gd"
 ## Godot 4's TCPServer + WebSocketPeer.accept_stream() per connection: the server Godot 4 users
 ## write by hand. Every frame: take the new TCP connections, poll() every peer (the handshake
 ## ones and the open ones) and drain each open peer with the same loop as the other servers.
-## Buffers per WebSocketPeer: inbound_buffer_size = outbound_buffer_size = 1 MiB,
-## max_queued_packets = 4096 (defaults 64 KiB / 64 KiB / 4096).
+## Default WebSocketPeer buffers (inbound/outbound 65535 B, 4096 queued packets); --raise-buffers
+## sets inbound_buffer_size = outbound_buffer_size = 1 MiB, max_queued_packets = 4096.
+## No --tls (the wss scenarios leave this server out).
 ## Broadcast: put_packet() on every open peer.
 
 var tcp := TCPServer.new()
@@ -13,6 +14,9 @@ var _closed := false
 
 
 func _start(port: int) -> int:
+	if use_tls:
+		_fail(2, "godot_tcp.gd has no --tls")
+		return -2
 	if tcp.listen(port, "127.0.0.1") != OK:
 		return -1
 	return tcp.get_local_port()

@@ -17,6 +17,9 @@ func _start(port: int) -> int:
 	server.client_connected.connect(_on_connected)
 	server.client_disconnected.connect(_on_disconnected)
 	server.data_received.connect(_on_data)
+	if use_tls:
+		server.private_key = tls_key
+		server.ssl_certificate = tls_cert
 	if server.listen(port) != OK:
 		return -1
 	return server.get_local_port()

@@ -15,6 +15,9 @@ func _start(port):
 	server.connect("client_connected", _on_connected)
 	server.connect("client_disconnected", _on_disconnected)
 	server.connect("data_received", _on_data)
+	if use_tls:
+		server.private_key = tls_key
+		server.ssl_certificate = tls_cert
 	if server.listen(port) != OK:
 		return -1
 	return server.get_local_port()

@@ -12,6 +12,9 @@ func _start(port: int) -> int:
 	s.bind_ip = "127.0.0.1"
 	if raise_buffers:
 		s.set_buffers(BUFFER_BYTES / 1024, BUFFER_PACKETS, BUFFER_BYTES / 1024, BUFFER_PACKETS)
+	if use_tls:
+		s.private_key = tls_key
+		s.ssl_certificate = tls_cert
 	if s.listen(port) != OK:
 		return -1
 	server = s

@@ -29,7 +29,8 @@ usage:
   wsload idle --url URL --connections K --duration SECS [--mp] [--ramp-concurrency N=200] [--timeout SECS=10]
   wsload broadcast --url URL --clients K --duration SECS [--warmup SECS=1] [--mp] [--size S=64]
               [--threads N=1] [--ramp-concurrency N=200] [--timeout SECS=10]
-  (every mode also takes --ca FILE / --insecure for wss://)";
+  (every mode also takes --ca FILE / --insecure for wss://; TLS sessions are never resumed:
+   every connection makes a full handshake)";
 
 fn main() -> ExitCode {
     let mut raw = std::env::args().skip(1);

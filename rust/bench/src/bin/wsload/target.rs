@@ -115,6 +115,9 @@ fn client_config(trust: Trust) -> Result<Arc<ClientConfig>, String> {
             .with_no_client_auth(),
     };
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // Every connection makes a full TLS handshake (a server that issues tickets or caches sessions
+    // would otherwise see cheaper resumed handshakes after the first ones).
+    config.resumption = rustls::client::Resumption::disabled();
     Ok(Arc::new(config))
 }
 
