@@ -539,7 +539,39 @@ def svg_chart(results: dict, summary: dict) -> str:
 
 # ----------------------------------------------------------------------------- markdown
 
-def markdown(results: dict, results_path: str, svg_name: str) -> str:
+def breakdown_section(data: dict, path: str) -> list[str]:
+    """The per-message breakdown of raw mode (bench/breakdown.py's JSON) as a markdown section."""
+    import breakdown  # bench/breakdown.py, beside this file
+    L = ["## Where one raw-mode message's time goes", ""]
+    L.append("`bench/breakdown.py` runs `bench/godot4/breakdown.gd`: one WebSocketServer and one Godot "
+             "4 `WebSocketPeer` client in one flat-out Godot process pinned to one CPU. The client sends "
+             "batches of 64-byte messages; only the server's side is timed, one step at a time, and "
+             "divided by the batch size. The last row but one is the whole path a Godot 3-style script "
+             "takes (`data_received` → `get_peer(id)` → `while get_available_packet_count() > 0: "
+             "put_packet(get_packet())`), including the socket reads and writes.")
+    if len(data.get("runs", {})) > 1:
+        L.append("")
+        L.append("\"baseline\" is the release library before the raw-mode work of this version "
+                 "(`BENCH_BASELINE_LIB`); what changed: `poll()` makes a run of messages readable, then "
+                 "emits their `data_received` signals under one `base_mut()` guard (it took one per "
+                 "message, about as costly as the emission itself) and asks whether the signal has "
+                 "listeners with `Object.has_connections()` (Godot 4.4+) instead of building the "
+                 "connection list; the replies written by the handlers leave together when `poll()` "
+                 "ends (before, each handler's drain loop ended with a flush: one `sendmsg` per "
+                 "message); messages are queued into the peer's inbox without binding the peer object.")
+    L.append("")
+    L.append(breakdown.markdown_table(data))
+    L.append("")
+    L.append(f"Command: `{data.get('command', 'bench/breakdown.py')}`; raw figures: `{path}`. To compare "
+             "with an older build: `git worktree add /tmp/base <commit> && (cd /tmp/base && cargo build "
+             "--release -p websocket-server-godot)`, then `BENCH_BASELINE_LIB=/tmp/base/target/release/"
+             "libwebsocket_server.so scripts/bench.sh`.")
+    L.append("")
+    return L
+
+
+def markdown(results: dict, results_path: str, svg_name: str,
+             breakdown: tuple[dict, str] | None = None) -> str:
     meta = results["meta"]
     mach = meta.get("machine", {})
     summary = summarize(results)
@@ -616,6 +648,9 @@ def markdown(results: dict, results_path: str, svg_name: str) -> str:
         for r in failed:
             L.append(f"- `{r['scenario']}` × `{r['system']}` repeat {r['repeat']}: {r.get('error')}")
         L.append("")
+
+    if breakdown is not None:
+        L += breakdown_section(*breakdown)
 
     # overview table: primary metric per scenario x system
     L.append("## Overview (primary figure per scenario)")
@@ -722,6 +757,7 @@ def main() -> int:
     ap.add_argument("--md", default=str(REPO / "docs" / "BENCHMARKS.md"))
     ap.add_argument("--svg", default=str(REPO / "docs" / "benchmarks.svg"))
     ap.add_argument("--text", action="store_true", help="print the summary table only")
+    ap.add_argument("--breakdown", help="a JSON file of bench/breakdown.py --json: adds its section")
     args = ap.parse_args()
     path = Path(args.results)
     results = json.loads(path.read_text())
@@ -741,7 +777,15 @@ def main() -> int:
         svg_ref = svg_path.resolve().relative_to(md_path.resolve().parent)
     except ValueError:
         svg_ref = svg_path.resolve()
-    md_path.write_text(markdown(results, str(rel), str(svg_ref)))
+    breakdown = None
+    if args.breakdown:
+        bpath = Path(args.breakdown)
+        try:
+            brel = str(bpath.resolve().relative_to(REPO))
+        except ValueError:
+            brel = str(bpath)
+        breakdown = (json.loads(bpath.read_text()), brel)
+    md_path.write_text(markdown(results, str(rel), str(svg_ref), breakdown))
     print(f"wrote {md_path} and {svg_path}")
     print(text_table(results))
     return 0
