@@ -132,6 +132,12 @@ SCENARIOS = {
     "wss_connect_2000_100": {"type": "connect", "total": 2000, "concurrency": 100, "timeout": 10,
                              "tls": True, "only": WSS_SYSTEMS,
                              "label": "wss: 2,000 connects, 100 at once, full TLS handshakes"},
+    # The same with an ECDSA P-256 certificate (what Let's Encrypt's certbot issues by default),
+    # made with openssl and loaded by every server.
+    "wss_ecdsa_connect_2000_100": {"type": "connect", "total": 2000, "concurrency": 100, "timeout": 10,
+                                   "tls": "ecdsa", "only": WSS_SYSTEMS,
+                                   "label": "wss, ECDSA P-256 certificate: 2,000 connects, 100 at once, "
+                                            "full TLS handshakes"},
 }
 DEFAULT_SCENARIOS = list(SCENARIOS)
 
@@ -373,6 +379,8 @@ class Runner:
                 cmd.append("--paced")
             if sc.get("tls"):
                 cmd.append("--tls")
+            if sc.get("tls") == "ecdsa":
+                cmd += ["--tls-key", str(self.tools["ecdsa_key"]), "--tls-cert", str(self.tools["ecdsa_cert"])]
             cmd += self.server_extra
         elif spec["kind"] == "godot3":
             cmd = [self.tools["godot3"], "--path", str(BENCH / "godot3"),
@@ -386,7 +394,9 @@ class Runner:
             # --spin: flat out like the Godot servers (its polls do the network work, see pace.rs).
             cmd = [self.tools["core_server"], "--port", "0", "--mode", mode, "--rate", rate,
                    "--spin"]
-            if sc.get("tls"):
+            if sc.get("tls") == "ecdsa":
+                cmd += ["--tls-cert", str(self.tools["ecdsa_cert"]), "--tls-key", str(self.tools["ecdsa_key"])]
+            elif sc.get("tls"):
                 cmd += ["--tls-cert", str(self.tools["tls_cert"]), "--tls-key", str(self.tools["tls_key"])]
         return self.pin(SERVER_CPU, sc) + cmd
 
@@ -676,6 +686,28 @@ def find_tools(args) -> tuple[dict, list[str]]:
     return tools, notes
 
 
+def make_ecdsa_certificate(logdir: Path) -> dict:
+    """A self-signed ECDSA P-256 certificate for the wss_ecdsa_* scenarios (every server loads it).
+    {} when openssl is missing or fails."""
+    openssl = shutil.which("openssl")
+    if not openssl:
+        log("note: openssl not found: the wss_ecdsa_* scenarios are skipped")
+        return {}
+    cert, key = logdir / "ecdsa-cert.pem", logdir / "ecdsa-key.pem"
+    try:
+        r = subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key),
+                            "-out", str(cert), "-days", "7", "-subj", "/CN=localhost"],
+                           capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        log(f"note: openssl failed ({e}): the wss_ecdsa_* scenarios are skipped")
+        return {}
+    if r.returncode != 0:
+        log(f"note: openssl failed ({tail(r.stderr)}): the wss_ecdsa_* scenarios are skipped")
+        return {}
+    return {"ecdsa_cert": str(cert), "ecdsa_key": str(key)}
+
+
 def make_core_certificate(logdir: Path) -> dict:
     """A self-signed RSA-2048 certificate for core-server's wss:// runs (the Godot servers make
     their own with Crypto). {} when openssl is missing or fails."""
@@ -783,6 +815,8 @@ def main() -> int:
     logdir.mkdir(parents=True, exist_ok=True)
     if "core" in systems and tools["core_server"] and any(all_scen[s].get("tls") for s in scenarios):
         tools.update(make_core_certificate(logdir))
+    if any(all_scen[s].get("tls") == "ecdsa" for s in scenarios):
+        tools.update(make_ecdsa_certificate(logdir))
 
     plan = []
     skipped = []
@@ -802,6 +836,11 @@ def main() -> int:
                     if r == 1:
                         skipped.append({"system": system, "scenario": scen,
                                         "reason": f"{missing} not available"})
+                    continue
+                if sc.get("tls") == "ecdsa" and not tools.get("ecdsa_cert"):
+                    if r == 1:
+                        skipped.append({"system": system, "scenario": scen,
+                                        "reason": "no ECDSA certificate (openssl missing)"})
                     continue
                 if kind == "core" and sc.get("tls") and not tools.get("tls_cert"):
                     if r == 1:

@@ -17,6 +17,7 @@ extends SceneTree
 ##   --raise-buffers   raise the buffers to the sizes below (default: each server's own defaults)
 ##   --tls             serve wss://: a self-signed RSA-2048 key and certificate (CN=localhost) are
 ##                     generated at start with Crypto and kept in tls_key / tls_cert
+##   --tls-key FILE --tls-cert FILE   with --tls: load the key and certificate (PEM) instead
 ##
 ## Prints "LISTENING <port>" once listening, then once per second
 ##   STATS frames=<n> work_us=<total> max_frame_work_us=<max> peers=<n> interval_us=<µs> send_errors=<n> broadcasts=<n>
@@ -34,6 +35,8 @@ const BROADCAST_BYTES := 64
 var echo := true
 var raise_buffers := false
 var use_tls := false
+var _tls_key_path := ""
+var _tls_cert_path := ""
 var tls_key: CryptoKey
 var tls_cert: X509Certificate
 var peers := 0
@@ -91,8 +94,12 @@ func _initialize() -> void:
 				_rate = float(v)
 			"--lifetime":
 				lifetime = float(v)
+			"--tls-key":
+				_tls_key_path = v
+			"--tls-cert":
+				_tls_cert_path = v
 			_:
-				_fail(2, "unknown argument %s (usage: --port N --mode echo|broadcast --rate HZ [--paced] [--lifetime S] [--raise-buffers] [--tls])" % a)
+				_fail(2, "unknown argument %s (usage: --port N --mode echo|broadcast --rate HZ [--paced] [--lifetime S] [--raise-buffers] [--tls [--tls-key FILE --tls-cert FILE]])" % a)
 				return
 		i += 2
 	if mode != "echo" and mode != "broadcast":
@@ -108,7 +115,13 @@ func _initialize() -> void:
 		OS.low_processor_usage_mode_sleep_usec = 0
 	_msg.resize(BROADCAST_BYTES)
 	_msg.fill(0)
-	if use_tls:
+	if use_tls and _tls_key_path != "":
+		tls_key = CryptoKey.new()
+		tls_cert = X509Certificate.new()
+		if tls_key.load(_tls_key_path) != OK or tls_cert.load(_tls_cert_path) != OK:
+			_fail(3, "could not load the TLS key %s and certificate %s" % [_tls_key_path, _tls_cert_path])
+			return
+	elif use_tls:
 		var crypto := Crypto.new()
 		tls_key = crypto.generate_rsa(2048)
 		tls_cert = crypto.generate_self_signed_certificate(tls_key, "CN=localhost,O=websocket-server bench,C=US", "20240101000000", "20440101000000")
