@@ -705,7 +705,8 @@ def make_ecdsa_certificate(logdir: Path) -> dict:
     if r.returncode != 0:
         log(f"note: openssl failed ({tail(r.stderr)}): the wss_ecdsa_* scenarios are skipped")
         return {}
-    return {"ecdsa_cert": str(cert), "ecdsa_key": str(key)}
+    # Absolute: Godot resolves a relative path against its project folder, not the working one.
+    return {"ecdsa_cert": str(cert.resolve()), "ecdsa_key": str(key.resolve())}
 
 
 def make_core_certificate(logdir: Path) -> dict:
