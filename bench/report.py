@@ -619,6 +619,11 @@ def markdown(results: dict, results_path: str, svg_name: str,
              f"of those per-repeat ratios with their (min–max). Echo runs: {meta.get('duration_s'):g} s measured after {meta.get('warmup_s'):g} s "
              f"warm-up; broadcast: {meta.get('duration_s'):g} s; idle connections held "
              f"{meta.get('idle_hold_s'):g} s.")
+    sup = meta.get("supplement")
+    if sup:
+        L.append(f"- **Second run**: {', '.join(f'`{x}`' for x in sup['scenarios'])} from a separate run "
+                 f"(`{sup['command']}`, started {sup['started']}, commit {sup['git_commit']}, raw results "
+                 f"`{sup['file']}`)" + (f": {sup['reason']}" if sup.get("reason") else ""))
     L.append(f"- **Buffers**: {meta.get('buffers', '')}")
     if meta.get("tls"):
         L.append(f"- **wss**: {meta['tls']}")
@@ -758,6 +763,24 @@ def markdown(results: dict, results_path: str, svg_name: str,
     return "\n".join(L)
 
 
+def merge_supplement(results: dict, path: Path, reason: str) -> None:
+    """Replaces the runs of the scenarios measured in `path` (another run_matrix.py results file)."""
+    extra = json.loads(path.read_text())
+    scens = sorted({r["scenario"] for r in extra["runs"]})
+    results["runs"] = [r for r in results["runs"] if r["scenario"] not in scens] + extra["runs"]
+    results["meta"]["scenarios"].update(extra["meta"]["scenarios"])
+    for k, v in extra["meta"]["systems"].items():
+        results["meta"]["systems"].setdefault(k, v)
+    try:
+        shown = str(path.resolve().relative_to(REPO))
+    except ValueError:
+        shown = str(path)
+    results["meta"]["supplement"] = {"scenarios": scens, "command": extra["meta"].get("command", ""),
+                                     "started": extra["meta"].get("started", ""),
+                                     "git_commit": extra["meta"].get("machine", {}).get("git_commit", "?"),
+                                     "file": shown, "reason": reason}
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("results", help="a results-<timestamp>.json of bench/run_matrix.py")
@@ -765,9 +788,14 @@ def main() -> int:
     ap.add_argument("--svg", default=str(REPO / "docs" / "benchmarks.svg"))
     ap.add_argument("--text", action="store_true", help="print the summary table only")
     ap.add_argument("--breakdown", help="a JSON file of bench/breakdown.py --json: adds its section")
+    ap.add_argument("--supplement", help="a second results file whose scenarios replace those of the "
+                                         "first (the report says which, and why: --supplement-reason)")
+    ap.add_argument("--supplement-reason", default="", help="why the second run was needed")
     args = ap.parse_args()
     path = Path(args.results)
     results = json.loads(path.read_text())
+    if args.supplement:
+        merge_supplement(results, Path(args.supplement), args.supplement_reason)
     if args.text:
         print(text_table(results))
         return 0
