@@ -57,7 +57,13 @@ pub struct FlushHold {
 
 impl Drop for FlushHold {
     fn drop(&mut self) {
-        if self.sender.shared.flush_holds.fetch_sub(1, Ordering::Relaxed) == 1 {
+        if self
+            .sender
+            .shared
+            .flush_holds
+            .fetch_sub(1, Ordering::Relaxed)
+            == 1
+        {
             self.sender.flush();
         }
     }
