@@ -515,7 +515,8 @@ impl ServerSignals for WebSocketMultiplayerServer {
     }
 
     fn has_listeners(&mut self, signal: &StringName) -> bool {
-        server_state::has_connections(self.base_mut().upcast_mut(), signal)
+        let method = self.state.has_connections_method.clone();
+        server_state::has_connections(self.base_mut().upcast_mut(), signal, &method)
     }
 
     /// SceneMultiplayer forgets a peer on `peer_disconnected` and would drop its packets still

@@ -352,7 +352,8 @@ impl ServerSignals for WebSocketServer {
     }
 
     fn has_listeners(&mut self, signal: &StringName) -> bool {
-        server_state::has_connections(self.base_mut().upcast_mut(), signal)
+        let method = self.state.has_connections_method.clone();
+        server_state::has_connections(self.base_mut().upcast_mut(), signal, &method)
     }
 
     fn connected(&mut self, id: PeerId, protocol: &str) {

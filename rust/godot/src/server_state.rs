@@ -85,6 +85,8 @@ pub struct ServerState {
     /// the start of each poll and after every other signal; a stale "yes" costs one emission
     /// that nobody hears.
     per_message_listened: Option<bool>,
+    /// "has_connections", for [`has_connections`].
+    pub has_connections_method: StringName,
     /// `_inject_fault("poll")`: the next poll panics (`fault_injection.rs`).
     #[cfg(feature = "fault-injection")]
     pub panic_on_next_poll: bool,
@@ -118,6 +120,7 @@ impl ServerState {
             signals_due: Vec::new(),
             per_message_signal: StringName::from(per_message_signal),
             per_message_listened: None,
+            has_connections_method: StringName::from("has_connections"),
             #[cfg(feature = "fault-injection")]
             panic_on_next_poll: false,
         }
@@ -692,19 +695,21 @@ fn emit_signals_due<C: ServerSignals>(this: &mut C) {
 /// Whether anything is connected to `object`'s `signal`. Godot 4.4+ answers with
 /// `Object.has_connections()` (tens of nanoseconds); 4.3 has only `get_signal_connection_list()`,
 /// which builds an Array of Dictionaries (about a microsecond with one connection).
-pub fn has_connections(object: &mut godot::classes::Object, signal: &StringName) -> bool {
+/// `method` is `has_connections` as a StringName ([`ServerState::has_connections_method`]), made
+/// once per server: making one from text takes a lock and a lookup in the engine. (Not a
+/// thread-local: a StringName must not outlive the engine, and thread-locals are dropped at exit.)
+pub fn has_connections(
+    object: &mut godot::classes::Object,
+    signal: &StringName,
+    method: &StringName,
+) -> bool {
     static HAS_CONNECTIONS: std::sync::OnceLock<bool> = std::sync::OnceLock::new();
     let available = *HAS_CONNECTIONS.get_or_init(|| {
         godot::classes::ClassDb::singleton().class_has_method("Object", "has_connections")
     });
-    thread_local! {
-        // Made once: a StringName made from text takes a lock and a hash lookup in the engine.
-        static METHOD: StringName = StringName::from("has_connections");
-    }
     if available {
-        let method = METHOD.with(StringName::clone);
         object
-            .call(&method, &[signal.to_variant()])
+            .call(method, &[signal.to_variant()])
             .try_to::<bool>()
             .unwrap_or(true)
     } else {
