@@ -686,48 +686,26 @@ def find_tools(args) -> tuple[dict, list[str]]:
     return tools, notes
 
 
-def make_ecdsa_certificate(logdir: Path) -> dict:
-    """A self-signed ECDSA P-256 certificate for the wss_ecdsa_* scenarios (every server loads it).
-    {} when openssl is missing or fails."""
+def make_certificate(logdir: Path, name: str, newkey: list[str], used_for: str) -> dict | None:
+    """A self-signed CN=localhost certificate made with `openssl req -newkey <newkey>`:
+    {"cert": path, "key": path} (absolute: Godot resolves a relative path against its project
+    folder), or None (noted) when openssl is missing or fails."""
     openssl = shutil.which("openssl")
     if not openssl:
-        log("note: openssl not found: the wss_ecdsa_* scenarios are skipped")
-        return {}
-    cert, key = logdir / "ecdsa-cert.pem", logdir / "ecdsa-key.pem"
+        log(f"note: openssl not found: {used_for} skipped")
+        return None
+    cert, key = logdir / f"{name}-cert.pem", logdir / f"{name}-key.pem"
     try:
-        r = subprocess.run([openssl, "req", "-x509", "-newkey", "ec", "-pkeyopt",
-                            "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", str(key),
+        r = subprocess.run([openssl, "req", "-x509", "-newkey", *newkey, "-nodes", "-keyout", str(key),
                             "-out", str(cert), "-days", "7", "-subj", "/CN=localhost"],
                            capture_output=True, text=True, timeout=60)
     except (OSError, subprocess.TimeoutExpired) as e:
-        log(f"note: openssl failed ({e}): the wss_ecdsa_* scenarios are skipped")
-        return {}
+        log(f"note: openssl failed ({e}): {used_for} skipped")
+        return None
     if r.returncode != 0:
-        log(f"note: openssl failed ({tail(r.stderr)}): the wss_ecdsa_* scenarios are skipped")
-        return {}
-    # Absolute: Godot resolves a relative path against its project folder, not the working one.
-    return {"ecdsa_cert": str(cert.resolve()), "ecdsa_key": str(key.resolve())}
-
-
-def make_core_certificate(logdir: Path) -> dict:
-    """A self-signed RSA-2048 certificate for core-server's wss:// runs (the Godot servers make
-    their own with Crypto). {} when openssl is missing or fails."""
-    openssl = shutil.which("openssl")
-    if not openssl:
-        log("note: openssl not found: core is skipped in the wss scenarios")
-        return {}
-    cert, key = logdir / "core-cert.pem", logdir / "core-key.pem"
-    try:
-        r = subprocess.run([openssl, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
-                            "-out", str(cert), "-days", "7", "-subj", "/CN=localhost"],
-                           capture_output=True, text=True, timeout=60)
-    except (OSError, subprocess.TimeoutExpired) as e:
-        log(f"note: openssl failed ({e}): core is skipped in the wss scenarios")
-        return {}
-    if r.returncode != 0:
-        log(f"note: openssl failed ({tail(r.stderr)}): core is skipped in the wss scenarios")
-        return {}
-    return {"tls_cert": str(cert), "tls_key": str(key)}
+        log(f"note: openssl failed ({tail(r.stderr)}): {used_for} skipped")
+        return None
+    return {"cert": str(cert.resolve()), "key": str(key.resolve())}
 
 
 def raise_nofile() -> None:
@@ -815,9 +793,16 @@ def main() -> int:
     logdir = out.parent / f"logs-{stamp}"
     logdir.mkdir(parents=True, exist_ok=True)
     if "core" in systems and tools["core_server"] and any(all_scen[s].get("tls") for s in scenarios):
-        tools.update(make_core_certificate(logdir))
+        # RSA-2048 for core-server (the Godot servers make their own with Crypto)
+        made = make_certificate(logdir, "core", ["rsa:2048"], "core in the wss scenarios is")
+        if made:
+            tools.update(tls_cert=made["cert"], tls_key=made["key"])
     if any(all_scen[s].get("tls") == "ecdsa" for s in scenarios):
-        tools.update(make_ecdsa_certificate(logdir))
+        # ECDSA P-256 for every server of the wss_ecdsa_* scenarios
+        made = make_certificate(logdir, "ecdsa", ["ec", "-pkeyopt", "ec_paramgen_curve:prime256v1"],
+                                "the wss_ecdsa_* scenarios are")
+        if made:
+            tools.update(ecdsa_cert=made["cert"], ecdsa_key=made["key"])
 
     plan = []
     skipped = []

@@ -644,6 +644,10 @@ fn poll_events<C: ServerSignals>(this: &mut C) {
     state.per_message_listened = None;
     let mut events = std::mem::take(&mut state.events);
     server.drain_events(&mut events);
+    if events.is_empty() {
+        state.events = events; // a quiet poll: nothing to deliver, no flush hold to take
+        return;
+    }
     let generation = state.generation.get();
     // Replies written by handlers (a drain loop per `data_received`) leave together when the
     // poll ends, not one system call per message.
