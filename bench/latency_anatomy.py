@@ -7,16 +7,19 @@ Runs the matrix's echo_1x1_64 scenario (bench/run_matrix.py: the server pinned t
 out, wsload pinned to CPU 1) and, in the middle of each run, records the system calls of both CPUs
 with `perf record` on the raw_syscalls tracepoints: every call of CPU 1 (the client) and, of the
 server, only the exits of its reads and the entries of its writes, to disturb it as little as
-possible. Each message's round trip is then cut into four parts:
+possible. Each message's round trip is then cut into five parts:
 
-  client -> server   the client's send() starts .. the server's read returns the message
-                     (the client's send, the loopback, and the wait for the server's next poll)
+  client send()      the client's send() call, which also delivers the bytes into the
+                     server's socket (loopback) and, for an epoll server, notifies its epoll
+  -> server read     the client's send() returns .. the server's read returns the message
+                     (the wait for the server's next poll, and its read)
   server             that read returns .. the server's reply write starts
   server -> client   the reply write starts .. the client's epoll_wait returns
                      (the loopback and waking the sleeping client thread on the other CPU)
   client             epoll_wait returns .. the client's next send() starts
 
-and the median of each part is printed per run and, per system, the median over the runs (runs are
+and the median of each part is printed per run, then wsload's percentiles of each whole run, and,
+per system, the median over the runs (runs are
 interleaved across systems). Tracing slows every system call a little, so the parts add up to a
 little more than wsload's untraced p50. Needs Linux x86_64, `perf`, and permission to trace (root,
 or kernel.perf_event_paranoid = -1). Exit code 0, or 2 when something it needs is missing.
@@ -42,7 +45,8 @@ SENDTO, RECVFROM, SENDMSG, EPOLL_WAIT = 44, 45, 46, 232
 READ, WRITE, WRITEV = 0, 1, 20
 SERVER_READS = (RECVFROM, READ)
 SERVER_WRITES = (SENDTO, SENDMSG, WRITE, WRITEV)
-PARTS = ("client -> server", "server", "server -> client", "client")
+PARTS = ("client send()", "-> server read", "server", "server -> client", "client")
+QUANTILES = ("p10_us", "p25_us", "p50_us", "p75_us", "p90_us")  # wsload's, over its whole run
 LINE = re.compile(r"\s(\d+)\s+([\d.]+):\s+raw_syscalls:sys_(enter|exit): NR (\d+)(?: = (-?\d+))?")
 
 
@@ -60,7 +64,7 @@ def events(data: Path) -> list[tuple[float, str, int, int, int]]:
 
 
 def cut(server: list, client: list) -> dict[str, list[float]]:
-    """The four parts of every complete round trip in the two traces."""
+    """The five parts of every complete round trip in the two traces."""
     senders = Counter(e[4] for e in client if e[1] == "enter" and e[2] == SENDTO)
     if not senders:
         return {p: [] for p in PARTS}
@@ -68,15 +72,18 @@ def cut(server: list, client: list) -> dict[str, list[float]]:
     merged = sorted([("s",) + e for e in server] + [("c",) + e for e in client if e[4] == tid],
                     key=lambda e: e[1])
     parts = {p: [] for p in PARTS}
-    sent = got = replied = woke = None
+    sending = sent = got = replied = woke = None
     for who, t, kind, nr, ret, _ in merged:
         if who == "c" and kind == "enter" and nr == SENDTO:
             if woke is not None:
                 parts["client"].append(t - woke)
                 woke = None
-            sent = t
+            sending, sent = t, None
+        elif who == "c" and kind == "exit" and nr == SENDTO and sending is not None:
+            parts["client send()"].append(t - sending)
+            sent, sending = t, None
         elif who == "s" and kind == "exit" and nr in SERVER_READS and ret > 0 and sent is not None:
-            parts["client -> server"].append(t - sent)
+            parts["-> server read"].append(t - sent)
             got, sent = t, None
         elif who == "s" and kind == "enter" and nr in SERVER_WRITES and got is not None:
             parts["server"].append(t - got)
@@ -117,6 +124,7 @@ def one_run(runner, system: str, seconds: float, workdir: Path) -> dict | None:
         result = rm.parse_json(out.decode("utf-8", "replace"))
         parts = cut(events(sdata), events(cdata))
         return {"p50": result.get("p50_us") if result else None,
+                "spread": [result.get(k) for k in QUANTILES] if result else [],
                 "parts": {p: statistics.median(v) if v else None for p, v in parts.items()},
                 "n": len(parts["server"])}
     finally:
@@ -165,6 +173,10 @@ def main() -> int:
             cells = " ".join(f"{res['parts'][p]:>16.1f}" if res["parts"][p] is not None else f"{'-':>16}"
                              for p in PARTS)
             print(f"{s:10} {r:>3} {res['p50'] or 0:>10.1f} {cells}  {res['n']}", flush=True)
+    print("\nwsload's round trips over each whole run (mostly untraced): p10 / p25 / p50 / p75 / p90")
+    for s, rs in results.items():
+        for i, x in enumerate(rs, 1):
+            print(f"{s:10} {i:>3} " + " / ".join(f"{v:.1f}" if v is not None else "-" for v in x["spread"]))
     print("\nmedian over the runs")
     for s, rs in results.items():
         if not rs:

@@ -228,7 +228,11 @@ fn latency_fields(json: JsonObject, h: &Histogram, with_tail: bool) -> JsonObjec
         .num("p50_us", us(h.quantile(0.50)), 1)
         .num("p99_us", us(h.quantile(0.99)), 1);
     if with_tail {
-        json.num("p999_us", us(h.quantile(0.999)), 1)
+        json.num("p10_us", us(h.quantile(0.10)), 1)
+            .num("p25_us", us(h.quantile(0.25)), 1)
+            .num("p75_us", us(h.quantile(0.75)), 1)
+            .num("p90_us", us(h.quantile(0.90)), 1)
+            .num("p999_us", us(h.quantile(0.999)), 1)
             .num("max_us", us(h.max()), 1)
     } else {
         json
