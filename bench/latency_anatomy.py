@@ -47,7 +47,7 @@ SERVER_READS = (RECVFROM, READ)
 SERVER_WRITES = (SENDTO, SENDMSG, WRITE, WRITEV)
 PARTS = ("client send()", "-> server read", "server", "server -> client", "client")
 QUANTILES = ("p10_us", "p25_us", "p50_us", "p75_us", "p90_us")  # wsload's, over its whole run
-LINE = re.compile(r"\s(\d+)\s+([\d.]+):\s+raw_syscalls:sys_(enter|exit): NR (\d+)(?: = (-?\d+))?")
+LINE = re.compile(r"^\s*(\d+)\s+([\d.]+):\s+raw_syscalls:sys_(enter|exit): NR (\d+)(?: = (-?\d+))?")
 
 
 def events(data: Path) -> list[tuple[float, str, int, int, int]]:
