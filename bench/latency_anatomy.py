@@ -25,7 +25,6 @@ little more than wsload's untraced p50. Needs Linux x86_64, `perf`, and permissi
 or kernel.perf_event_paranoid = -1). Exit code 0, or 2 when something it needs is missing.
 """
 import argparse
-import os
 import platform
 import re
 import shutil
@@ -147,7 +146,8 @@ def main() -> int:
         rm.log(f"unknown systems: {', '.join(unknown)}")
         return 2
     margs = argparse.Namespace(godot=args.godot, godot3=None, wsload=None, core_server=None,
-                               server_extra="", no_pin=False, server_lifetime=120, duration=4,
+                               server_extra="", no_pin=False, server_lifetime=120,
+                               duration=max(4, args.seconds + 3),
                                warmup=1, ramp_timeout=30)
     tools, notes = rm.find_tools(margs)
     for n in notes:
@@ -158,7 +158,6 @@ def main() -> int:
     if missing:
         rm.log(f"missing: {', '.join(missing)}")
         return 2
-    margs.duration = max(4, args.seconds + 3)
     workdir = Path(tempfile.mkdtemp(prefix="latency-anatomy-"))
     runner = rm.Runner(margs, tools, workdir)
     results: dict[str, list[dict]] = {s: [] for s in systems}
