@@ -199,8 +199,18 @@ ca="$tmp/pki/root.pem"
 # As root, the server that serves wss:// itself runs as an unprivileged user (nobody), as the
 # systemd unit's User= does, from the copies docs/deploy/certbot-deploy-hook.sh makes for it.
 tls_user=()
+why_not_nobody="not root"
 if [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1; then
   nobody_group=$(id -gn nobody)
+  why_not_nobody=""
+  # A clone inside a folder closed to other users (mktemp -d makes them 0700) keeps nobody from
+  # the Godot binary (and from the loader it names, for the provisioned one).
+  if ! setpriv --reuid=nobody --regid="$nobody_group" --clear-groups --no-new-privs \
+      "$godot" --version >/dev/null 2>&1; then
+    why_not_nobody="nobody cannot run $godot (a folder above it is closed to other users)"
+  fi
+fi
+if [[ -z "$why_not_nobody" ]]; then
   mkdir -p "$tmp/xdg-nobody"
   chown nobody "$tmp/xdg-nobody"
   tls_user=(setpriv --reuid=nobody --regid="$nobody_group" --clear-groups --no-new-privs
@@ -215,7 +225,7 @@ if [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1 && command -v setpriv >/dev/
     ls -la "$tmp/game-tls" 2>&1 | sed 's/^/      /'
   fi
 else
-  note "not root: the deploy hook and an unprivileged server user are not tried; the files are copied as they are"
+  note "$why_not_nobody: the deploy hook and an unprivileged server user are not tried; the files are copied as they are"
   mkdir -p "$tmp/game-tls"
   cp "$live/privkey.pem" "$live/cert.pem" "$live/chain.pem" "$tmp/game-tls/"
 fi
