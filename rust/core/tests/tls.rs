@@ -121,7 +121,7 @@ fn client_config(
         roots.add((*cert).clone()).expect("trusted certificate");
     }
     let mut config =
-        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        ClientConfig::builder_with_provider(websocket_server_core::tls::crypto_provider())
             .with_protocol_versions(versions)
             .unwrap()
             .with_root_certificates(roots)
@@ -414,6 +414,35 @@ fn tls_1_3_is_negotiated_by_default_and_a_tls_1_2_only_client_connects_too() {
         Some(ProtocolVersion::TLSv1_2)
     );
     echo_through_main_thread(&mut h, &mut old, &old_peer, &pattern(64 * KIB), false);
+}
+
+#[test]
+fn tls_1_3_negotiates_aes_128_gcm_sha256_even_for_a_client_asking_for_aes_256_first() {
+    let _watchdog = watchdog();
+    let identity = self_signed();
+    let mut h = Harness::start(wss_config(&identity.identity));
+    let mut provider = websocket_server_core::tls::crypto_provider()
+        .as_ref()
+        .clone();
+    provider
+        .cipher_suites
+        .sort_by_key(|suite| suite.suite() != rustls::CipherSuite::TLS13_AES_256_GCM_SHA384);
+    let mut roots = RootCertStore::empty();
+    roots.add(identity.cert.clone()).unwrap();
+    let config = ClientConfig::builder_with_provider(Arc::new(provider))
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+
+    let mut client = connect_tls(h.addr(), &Arc::new(config));
+    let peer = h.wait_connected().peer;
+    let negotiated = client.get_ref().conn.negotiated_cipher_suite().unwrap();
+    assert_eq!(
+        negotiated.suite(),
+        rustls::CipherSuite::TLS13_AES_128_GCM_SHA256
+    );
+    echo_through_main_thread(&mut h, &mut client, &peer, b"over AES-128-GCM", true);
 }
 
 #[test]

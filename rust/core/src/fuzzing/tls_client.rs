@@ -62,7 +62,7 @@ impl TlsClient {
 
 /// The client configuration: trusts whatever certificate the server shows (the harness's own).
 pub(crate) fn client_config() -> Arc<rustls::ClientConfig> {
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let provider = crate::tls::crypto_provider();
     let config = rustls::ClientConfig::builder_with_provider(provider.clone())
         .with_safe_default_protocol_versions()
         .expect("default versions")
