@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Where the microseconds of one 1 x 1 echo round trip go, per server (a diagnostic, not a benchmark).
 
-    bench/latency_anatomy.py [--systems ours_mp,godot_mp] [--runs 3] [--seconds 0.5]
+    bench/latency_anatomy.py [--systems ours_mp,godot_mp] [--runs 3] [--seconds 0.5] [--quartiles]
 
 Runs the matrix's echo_1x1_64 scenario (bench/run_matrix.py: the server pinned to CPU 0 and flat
 out, wsload pinned to CPU 1) and, in the middle of each run, records the system calls of both CPUs
@@ -18,8 +18,9 @@ possible. Each message's round trip is then cut into five parts:
                      (the loopback and waking the sleeping client thread on the other CPU)
   client             epoll_wait returns .. the client's next send() starts
 
-and the median of each part is printed per run, then wsload's percentiles of each whole run, and,
-per system, the median over the runs (runs are
+and the median of each part is printed per run (with --quartiles: p25/p50/p75 of each part
+within that run's traced window, which shows whether a part was steady there or spread), then
+wsload's percentiles of each whole run, and, per system, the median over the runs (runs are
 interleaved across systems). Tracing slows every system call a little, so the parts add up to a
 little more than wsload's untraced p50. Needs Linux x86_64, `perf`, and permission to trace (root,
 or kernel.perf_event_paranoid = -1). Exit code 0, or 2 when something it needs is missing.
@@ -125,6 +126,8 @@ def one_run(runner, system: str, seconds: float, workdir: Path) -> dict | None:
         return {"p50": result.get("p50_us") if result else None,
                 "spread": [result.get(k) for k in QUANTILES] if result else [],
                 "parts": {p: statistics.median(v) if v else None for p, v in parts.items()},
+                "quartiles": {p: statistics.quantiles(v, n=4) if len(v) > 1 else None
+                              for p, v in parts.items()},
                 "n": len(parts["server"])}
     finally:
         server.stop()
@@ -135,6 +138,8 @@ def main() -> int:
     ap.add_argument("--systems", default="ours_mp,ours_g3,godot_mp,core")
     ap.add_argument("--runs", type=int, default=3, help="interleaved runs per system (default 3)")
     ap.add_argument("--seconds", type=float, default=0.5, help="seconds traced per run (default 0.5)")
+    ap.add_argument("--quartiles", action="store_true",
+                    help="print p25/p50/p75 of each part per run instead of its median")
     ap.add_argument("--godot", help="Godot 4 binary (default: GDRUST_GODOT_BIN or scripts/get-godot.sh)")
     args = ap.parse_args()
     if platform.system() != "Linux" or platform.machine() != "x86_64" or not shutil.which("perf"):
@@ -161,7 +166,8 @@ def main() -> int:
     workdir = Path(tempfile.mkdtemp(prefix="latency-anatomy-"))
     runner = rm.Runner(margs, tools, workdir)
     results: dict[str, list[dict]] = {s: [] for s in systems}
-    print(f"µs, medians per message; {args.seconds} s traced per run; logs in {workdir}")
+    what = "p25/p50/p75" if args.quartiles else "medians"
+    print(f"µs, {what} per message; {args.seconds} s traced per run; logs in {workdir}")
     print(f"{'system':10} {'run':>3} {'wsload p50':>10} " + " ".join(f"{p:>16}" for p in PARTS) + "  messages")
     for r in range(1, args.runs + 1):
         for s in systems:
@@ -169,8 +175,12 @@ def main() -> int:
             if not res:
                 continue
             results[s].append(res)
-            cells = " ".join(f"{res['parts'][p]:>16.1f}" if res["parts"][p] is not None else f"{'-':>16}"
-                             for p in PARTS)
+            if args.quartiles:
+                cells = " ".join(f"{'/'.join(f'{v:.1f}' for v in res['quartiles'][p]):>16}"
+                                 if res["quartiles"][p] else f"{'-':>16}" for p in PARTS)
+            else:
+                cells = " ".join(f"{res['parts'][p]:>16.1f}" if res["parts"][p] is not None
+                                 else f"{'-':>16}" for p in PARTS)
             print(f"{s:10} {r:>3} {res['p50'] or 0:>10.1f} {cells}  {res['n']}", flush=True)
     print("\nwsload's round trips over each whole run (mostly untraced): p10 / p25 / p50 / p75 / p90")
     for s, rs in results.items():

@@ -398,7 +398,7 @@ def targets(results: dict, summary: dict) -> list[tuple[str, bool | None, str]]:
         if core is not None:
             nums += f"; the bare core: {fnum(core)} conn/s"
             if "RSA" in cert:
-                nums += " (one RSA-2048 signature per handshake bounds what one CPU can do)"
+                nums += " (an RSA-2048 signature per handshake is most of what one costs the server)"
         out.append((f"wss connect 2,000, 100 at once, full TLS handshakes, {cert}: ours MP ≥ 10× "
                     "Godot MP conn/s", met, nums))
 
@@ -752,7 +752,9 @@ def markdown(results: dict, results_path: str, svg_name: str,
     L.append("- **connect**: `conn_per_sec` is completed WebSocket handshakes per second with 100 "
              "handshakes in flight; \"not connected\" = still not open after the timeout. wss: every "
              "connection makes a full TLS handshake (wsload never resumes a session) against the server's "
-             "self-signed RSA-2048 certificate.")
+             "self-signed RSA-2048 certificate (ECDSA P-256 in the `wss_ecdsa_*` scenario). Our servers' "
+             "cryptography is AWS-LC on Linux (rustls with aws-lc-rs), Godot's is mbedTLS; wsload uses "
+             "the same rustls and AWS-LC as our servers.")
     L.append("- **idle**: the main thread's time per frame in `poll()` (+ an empty drain loop) with 5,000 "
              "open, silent connections; frame time = wall time ÷ frames. RSS/conn = (VmRSS with the "
              "connections − VmRSS before) ÷ connections.")

@@ -348,18 +348,16 @@ impl Server {
     ///
     /// First, unless the network thread is in a turn right now, runs one reactor turn on the
     /// calling thread: what is ready (received messages, commands queued since the last turn) is
-    /// handled at once. When this is called flat out (back within a few milliseconds) these
+    /// handled at once. When this is called flat out (polls less than a millisecond apart) these
     /// turns do all the network work and the network thread stays parked; at a game's frame rate
     /// the network thread does it between calls. A turn never waits and takes at most a bounded
     /// number of readiness events.
     pub fn drain_events(&self, out: &mut Vec<Event>) {
         if let Some(reactor) = &self.reactor {
-            let pace = &self.sender.shared.main_thread;
-            pace.poll_started();
+            self.sender.shared.main_thread.record_poll();
             if let Some(mut reactor) = reactor.try_lock() {
                 reactor.turn_from_main_thread();
             }
-            pace.poll_ended();
         }
         let mut queue = self.sender.shared.events.lock();
         if out.is_empty() {
