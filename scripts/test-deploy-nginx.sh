@@ -202,19 +202,18 @@ tls_user=()
 why_not_nobody="not root"
 if [[ $(id -u) == 0 ]] && id nobody >/dev/null 2>&1 && command -v setpriv >/dev/null 2>&1; then
   nobody_group=$(id -gn nobody)
+  as_nobody=(setpriv --reuid=nobody --regid="$nobody_group" --clear-groups --no-new-privs)
   why_not_nobody=""
   # A clone inside a folder closed to other users (mktemp -d makes them 0700) keeps nobody from
   # the Godot binary (and from the loader it names, for the provisioned one).
-  if ! setpriv --reuid=nobody --regid="$nobody_group" --clear-groups --no-new-privs \
-      "$godot" --version >/dev/null 2>&1; then
+  if ! "${as_nobody[@]}" "$godot" --version >/dev/null 2>&1; then
     why_not_nobody="nobody cannot run $godot (a folder above it is closed to other users)"
   fi
 fi
 if [[ -z "$why_not_nobody" ]]; then
   mkdir -p "$tmp/xdg-nobody"
   chown nobody "$tmp/xdg-nobody"
-  tls_user=(setpriv --reuid=nobody --regid="$nobody_group" --clear-groups --no-new-privs
-    env XDG_DATA_HOME="$tmp/xdg-nobody")
+  tls_user=("${as_nobody[@]}" env XDG_DATA_HOME="$tmp/xdg-nobody")
   if RENEWED_LINEAGE="$live" GAME_TLS_DIR="$tmp/game-tls" GAME_TLS_GROUP="$nobody_group" \
     GAME_SERVER_RESTART=true sh "$repo/docs/deploy/certbot-deploy-hook.sh" >"$logs/deploy-hook.log" 2>&1 &&
     [[ "$(stat -c '%a %U %G' "$tmp/game-tls" "$tmp/game-tls/privkey.pem" "$tmp/game-tls/cert.pem" "$tmp/game-tls/chain.pem")" == \

@@ -101,9 +101,9 @@ pub fn crypto_provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// The provider with TLS 1.3's AES-128-GCM-SHA256 first. Some clients (OpenSSL's defaults, so
-/// Python's; rustls) ask for AES-256-GCM-SHA384 first, whose key schedule hashes with SHA-384:
-/// without SHA-512 instructions that is most of a handshake's work after its signature and key
-/// exchange, where SHA-256 has SHA-NI on current x86 and ARMv8 CPUs. AES-128-GCM is the suite
+/// Python's; rustls) ask for AES-256-GCM-SHA384 first, whose key schedule hashes with SHA-384,
+/// without instructions of its own on most CPUs (about 6% of the server's time in a handshake
+/// burst on an AMD EPYC), where SHA-256 has SHA-NI on current x86 and ARMv8 CPUs. AES-128-GCM is the suite
 /// every TLS 1.3 implementation must offer (RFC 8446, 9.1), and what browsers ask for first.
 fn server_provider() -> Arc<rustls::crypto::CryptoProvider> {
     let mut provider = crypto::default_provider();
