@@ -350,8 +350,11 @@ def targets(results: dict, summary: dict) -> list[tuple[str, bool | None, str]]:
         nums += f" (÷ Godot MP with raised buffers: {fratio_range(raised)})"
     out.append(("Echo 100 × 8 × 64 B: ours MP ≥ 4× Godot MP msgs/s", met, nums))
 
-    # 1x1 latency, flat out and paced: ours p50 ≤ Godot MP's p50
-    for scen, title in (("echo_1x1_64", "Echo 1 × 1 × 64 B flat out"),
+    # 1x1 latency, flat out and paced: ours p50 ≤ Godot MP's p50. Flat out, the round trip is
+    # timed by Godot 4's own client polling flat out (echo_1x1_64_godot_client); wsload's, which
+    # sleeps in epoll_wait between messages, is reported beside it (see latency_note()).
+    for scen, title in (("echo_1x1_64_godot_client",
+                         "Echo 1 × 1 × 64 B flat out, timed by a Godot 4 client polling flat out"),
                         ("echo_1x1_64_paced", "Echo 1 × 1 × 64 B with Godot's default frame pacing")):
         parts, mets = [], []
         for sy in ("ours_mp", "ours_raw", "ours_g3"):
@@ -361,11 +364,20 @@ def targets(results: dict, summary: dict) -> list[tuple[str, bool | None, str]]:
                 parts.append(f"{SYSTEM_SHORT[sy]} {fnum(med(S, scen, sy, 'p50_us'))} µs = {fratio_range(r)}")
         g = med(S, scen, "godot_mp", "p50_us")
         extra = ""
-        if scen == "echo_1x1_64":
+        if scen == "echo_1x1_64_godot_client":
+            wparts = []
+            for sy in ("ours_mp", "ours_raw", "ours_g3", "godot3"):
+                r = paired_ratio(R, "echo_1x1_64", sy, "godot_mp", "p50_us")
+                if r:
+                    wparts.append(f"{SYSTEM_SHORT.get(sy, sy)} {fratio_range(r)}")
+            if wparts:
+                extra = (f". Timed by wsload instead (it sleeps between messages; not the target): "
+                         f"Godot MP {fnum(med(S, 'echo_1x1_64', 'godot_mp', 'p50_us'))} µs; "
+                         + ", ".join(wparts))
             ou, gu = (med(S, "echo_1x1_64_unpinned", "ours_mp", "p50_us"),
                       med(S, "echo_1x1_64_unpinned", "godot_mp", "p50_us"))
             if have(ou, gu):
-                extra = f" (not pinned, informational: ours MP {fnum(ou)} vs {fnum(gu)} µs = {fratio(ratio(ou, gu))})"
+                extra += f" (wsload, not pinned, informational: ours MP {fnum(ou)} vs {fnum(gu)} µs = {fratio(ratio(ou, gu))})"
         out.append((f"{title}: ours MP, ours raw and ours G3-style p50 each ≤ Godot MP's p50 (ratio ≤ 1.0)",
                     all(mets) if mets else None,
                     (f"Godot MP {fnum(g)} µs; " + "; ".join(parts) + extra) if parts else "not measured"))
@@ -758,6 +770,16 @@ def markdown(results: dict, results_path: str, svg_name: str,
     L.append("- **idle**: the main thread's time per frame in `poll()` (+ an empty drain loop) with 5,000 "
              "open, silent connections; frame time = wall time ÷ frames. RSS/conn = (VmRSS with the "
              "connections − VmRSS before) ÷ connections.")
+    L.append("- **1 × 1 round trips, two clients.** `echo_1x1_64` is timed by wsload, which sleeps in "
+             "`epoll_wait` between messages, so each round trip also holds the time the kernel takes to "
+             "wake its thread on an idle CPU. On a virtual machine that wake-up is an exit to the host and "
+             "can be most of the round trip, and whether it is cheap or dear changes from run to run "
+             "whatever the server (compare the min–max of Godot 3.2.3, a server no one here wrote, in that "
+             "row). `echo_1x1_64_godot_client` times the same echo with Godot 4's own `WebSocketPeer` "
+             "(`WebSocketMultiplayerPeer` for the multiplayer servers) polling flat out in its frame loop, "
+             "as a game's client does (`bench/godot4/latency_client.gd`, pinned to CPU 1, "
+             "`Time.get_ticks_usec()` resolution): its CPU never sleeps, so the round trip is the two "
+             "processes' work. The latency target is judged on that row; the wsload row is shown beside it.")
     L.append("- All server threads share CPU 0. Our server inside a flat-out Godot runs its reactor on "
              "the main thread, in poll(), and its network thread stays parked (ARCHITECTURE.md, \"Who runs "
              "the reactor\"); poll+drain then includes the socket work, as it does for the engine servers.")

@@ -117,6 +117,15 @@ SCENARIOS = {
                           "paced": True,
                           "only": ["ours_raw", "ours_g3", "ours_mp", "godot_mp"],
                           "label": "echo 1x1, 64 B, Godot's default frame pacing"},
+    # The same round trip timed by a Godot 4 client (bench/godot4/latency_client.gd: the engine's
+    # WebSocketPeer, or WebSocketMultiplayerPeer for the multiplayer servers) polling flat out
+    # in its frame loop, as a game does, instead of wsload, which sleeps in epoll_wait between
+    # messages (its round trip also holds waking the client's idle CPU).
+    "echo_1x1_64_godot_client": {"type": "echo", "connections": 1, "in_flight": 1, "size": 64,
+                                 "client": "godot4",
+                                 "only": ["ours_raw", "ours_g3", "ours_g3_untyped", "ours_mp",
+                                          "godot_mp", "godot_tcp", "godot3", "core"],
+                                 "label": "echo 1x1, 64 B, flat out, Godot 4 client polling flat out"},
     # Informational: without taskset the server's threads and wsload may use both CPUs.
     "echo_1x1_64_unpinned": {"type": "echo", "connections": 1, "in_flight": 1, "size": 64,
                              "pin": False, "once": True,
@@ -144,6 +153,8 @@ DEFAULT_SCENARIOS = list(SCENARIOS)
 # --quick (the CI smoke test): small counts, short runs, < 2 minutes in all.
 QUICK_SCENARIOS = {
     "echo_1x1_64": dict(SCENARIOS["echo_1x1_64"]),
+    "echo_1x1_64_godot_client": dict(SCENARIOS["echo_1x1_64_godot_client"],
+                                     only=["ours_g3", "ours_mp", "godot_mp"]),
     "echo_100x8_64": dict(SCENARIOS["echo_100x8_64"]),
     "broadcast_100_60hz": {"type": "broadcast", "clients": 100, "rate": 60, "size": 64,
                            "label": "broadcast to 100 clients, 64 B, 60 Hz"},
@@ -405,6 +416,14 @@ class Runner:
         a = self.args
         url = f"{'wss' if sc.get('tls') else 'ws'}://127.0.0.1:{port}"
         t = sc["type"]
+        if sc.get("client") == "godot4":
+            cmd = [self.tools["godot4"], "--headless", "--path", str(BENCH / "godot4"),
+                   "--script", "res://latency_client.gd", "--",
+                   "--url", url, "--size", str(sc["size"]), "--duration", fmt(a.duration),
+                   "--warmup", fmt(a.warmup), "--timeout", fmt(a.ramp_timeout)]
+            if SYSTEMS[system]["mp"]:
+                cmd.append("--mp")
+            return self.pin(CLIENT_CPU, sc) + cmd, a.duration + a.warmup + a.ramp_timeout + 60
         if t == "echo":
             cmd = ["echo", "--url", url, "--connections", str(sc["connections"]),
                    "--in-flight", str(sc["in_flight"]), "--size", str(sc["size"]),
@@ -783,6 +802,8 @@ def main() -> int:
         log("error: wsload is required")
         return 2
     kinds_needed = {SYSTEMS[s]["kind"] for s in systems}
+    if any(all_scen[s].get("client") == "godot4" for s in scenarios):
+        kinds_needed.add("godot4")  # the Godot 4 client of echo_1x1_64_godot_client
     if "godot4" in kinds_needed and not tools["godot4"]:
         log("error: no Godot 4 binary")
         return 2
