@@ -123,6 +123,12 @@ pub struct ServerConfig {
     /// disconnection one poll() later). Also bounds the reactor's id table to the connections of
     /// that period, however long the server runs.
     pub id_quarantine: Duration,
+    /// How long one reactor turn may spend on sockets that are ready before it leaves the rest
+    /// for the next turn (at least one socket is handled per turn). A turn can run on the main
+    /// thread, inside `poll()`, and a burst of new wss:// clients costs the server a TLS handshake
+    /// each, about half a millisecond of signing: without a bound one turn could take several
+    /// milliseconds of a game's frame. Zero: one socket per turn.
+    pub turn_budget: Duration,
 }
 
 impl Default for ServerConfig {
@@ -144,6 +150,7 @@ impl Default for ServerConfig {
             max_connections: 0,
             max_connections_per_ip: 0,
             id_quarantine: Duration::from_secs(60),
+            turn_budget: Duration::from_millis(1),
             admission_control: false,
             trusted_proxies: Vec::new(),
         }

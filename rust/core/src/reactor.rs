@@ -72,6 +72,10 @@ pub(crate) struct Reactor {
     read_buffer: ReadBuffer,
     /// Readiness buffer reused by every turn.
     ready: Events,
+    /// Sockets reported ready that a turn left for the next one when its time ran out
+    /// (`ServerConfig::turn_budget`): the poller reports readiness once (edge-triggered), so they
+    /// are kept here and handled, in order, before the poller is asked again.
+    deferred: VecDeque<Token>,
     waker: Arc<Waker>,
     /// When the network thread's current wait ends by itself (`None`: only readiness ends it).
     /// A turn on the main thread that files an earlier deadline wakes it.
@@ -108,6 +112,7 @@ impl Reactor {
             touched: Vec::new(),
             read_buffer: ReadBuffer::new(),
             ready: Events::with_capacity(EVENTS_PER_TURN),
+            deferred: VecDeque::new(),
             waker,
             thread_wakes_at: None,
             liveness_at: None,
@@ -130,6 +135,13 @@ impl Reactor {
     /// one the network thread sleeps until; the thread is then woken to wait for the new one.
     pub fn turn_from_main_thread(&mut self) {
         self.turn();
+        if !self.deferred.is_empty() && !self.shared.main_thread.is_spinning() {
+            // At a game's frame rate the next poll is a frame away: the network thread takes
+            // the sockets this turn had no time for.
+            self.thread_wakes_at = Some(Instant::now());
+            let _ = self.waker.wake();
+            return;
+        }
         let next = self.next_deadline();
         if next.is_some_and(|at| self.thread_wakes_at.is_none_or(|wakes| at < wakes)) {
             self.thread_wakes_at = next;
@@ -183,6 +195,20 @@ impl Reactor {
     }
 
     fn turn_inner(&mut self, timeout: Option<Duration>) {
+        let now = if self.deferred.is_empty() {
+            self.handle_ready(timeout)
+        } else {
+            self.handle_deferred()
+        };
+        self.run_commands(now);
+        self.fire_deadlines(now);
+        self.sweep_liveness(now);
+        self.flush_touched(now);
+    }
+
+    /// Asks the poller (waiting up to `timeout`) and handles what it reports, until the turn's
+    /// budget is spent; the rest goes to `deferred`. Returns the turn's time.
+    fn handle_ready(&mut self, timeout: Option<Duration>) -> Instant {
         let mut ready = std::mem::replace(&mut self.ready, Events::with_capacity(0));
         match self.poll.poll(&mut ready, timeout) {
             Ok(()) => {}
@@ -190,9 +216,10 @@ impl Reactor {
             Err(_) => ready.clear(),
         }
         let now = Instant::now();
-        for event in ready.iter() {
+        let mut events = ready.iter();
+        for event in events.by_ref() {
             match event.token() {
-                WAKER => {}
+                WAKER => continue,
                 LISTENER => self.accept(now),
                 token => {
                     let hang_up = event.is_read_closed() || event.is_error();
@@ -202,12 +229,37 @@ impl Reactor {
                     self.touch(token);
                 }
             }
+            if now.elapsed() >= self.config.turn_budget {
+                break;
+            }
         }
+        self.deferred.extend(
+            events
+                .map(|event| event.token())
+                .filter(|&token| token != WAKER),
+        );
         self.ready = ready;
-        self.run_commands(now);
-        self.fire_deadlines(now);
-        self.sweep_liveness(now);
-        self.flush_touched(now);
+        now
+    }
+
+    /// Handles sockets an earlier turn left over, oldest first, until the turn's budget is spent.
+    /// Each is read as if reported readable (and written later in the turn): reading a socket
+    /// with nothing to read costs one `WouldBlock`, and one that was only writable gets written.
+    fn handle_deferred(&mut self) -> Instant {
+        let now = Instant::now();
+        while let Some(token) = self.deferred.pop_front() {
+            if token == LISTENER {
+                self.accept(now);
+            } else {
+                // As after a hang-up: read until `WouldBlock`, not just one short read.
+                self.with_connection(token, now, |conn, cx| conn.on_readable(cx, true));
+                self.touch(token);
+            }
+            if now.elapsed() >= self.config.turn_budget {
+                break;
+            }
+        }
+        now
     }
 
     /// The earliest deadline on file (stale entries included: waking early is harmless).
@@ -245,6 +297,11 @@ impl Reactor {
 
     /// What the network thread may wait for without missing a deadline; records it.
     fn thread_timeout(&mut self) -> Option<Duration> {
+        if !self.deferred.is_empty() {
+            // Sockets left over by the last turn: no waiting.
+            self.thread_wakes_at = Some(Instant::now());
+            return Some(Duration::ZERO);
+        }
         self.thread_wakes_at = self.next_deadline();
         self.thread_wakes_at
             .map(|at| at.saturating_duration_since(Instant::now()))

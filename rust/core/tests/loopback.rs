@@ -1132,3 +1132,51 @@ fn departed_peer_ids_are_forgotten_after_the_quarantine() {
     assert_eq!(recv(&mut stay), Message::text("still here"));
     assert_eq!(h.server.reserved_peer_ids(), 1);
 }
+
+// Turn budget: sockets a turn had no time for are handled by the next turns.
+
+#[test]
+fn with_a_zero_turn_budget_every_client_is_still_served_and_in_order() {
+    let _watchdog = watchdog();
+    // Zero: each turn handles one ready socket and leaves the rest for the next turns.
+    let mut h = Harness::start(ServerConfig {
+        turn_budget: Duration::ZERO,
+        ..local_config()
+    });
+    const CLIENTS: usize = 24;
+    const MESSAGES: usize = 20;
+    let mut clients: Vec<Client> = (0..CLIENTS).map(|_| connect(h.addr())).collect();
+    let peers: Vec<_> = (0..CLIENTS).map(|_| h.wait_connected().peer).collect();
+    // Every client writes all its messages before the server has read any, so many sockets are
+    // ready at once and most turns leave some over.
+    for (c, client) in clients.iter_mut().enumerate() {
+        for m in 0..MESSAGES {
+            client
+                .write(Message::binary(format!("{c}:{m}").into_bytes()))
+                .unwrap();
+        }
+        client.flush().unwrap();
+    }
+    let mut seen_clients = HashSet::new();
+    for peer in &peers {
+        let mut sender_of_peer = None;
+        for m in 0..MESSAGES {
+            let (data, text) = h.wait_message(peer.id());
+            assert!(!text);
+            let text = String::from_utf8(data).unwrap();
+            let (c, got_m) = text.split_once(':').unwrap();
+            let c: usize = c.parse().unwrap();
+            assert_eq!(*sender_of_peer.get_or_insert(c), c, "one client per peer");
+            assert_eq!(got_m.parse::<usize>().unwrap(), m, "client {c}: order kept");
+        }
+        let c = sender_of_peer.unwrap();
+        assert!(seen_clients.insert(c), "client {c} seen on two peers");
+        h.sender()
+            .send(peer, format!("done {c}").as_bytes(), true)
+            .unwrap();
+    }
+    assert_eq!(seen_clients.len(), CLIENTS);
+    for (c, client) in clients.iter_mut().enumerate() {
+        assert_eq!(recv(client), Message::text(format!("done {c}")));
+    }
+}

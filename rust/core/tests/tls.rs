@@ -1320,3 +1320,40 @@ fn wss_connection_over_max_connections_is_closed_without_a_byte_and_the_peer_kee
     let stats = h.server.stats().snapshot();
     assert_eq!((stats.connections, stats.refused_total), (1, 2));
 }
+
+#[test]
+fn with_a_zero_turn_budget_a_burst_of_tls_handshakes_all_complete_and_echo() {
+    let _watchdog = watchdog();
+    let identity = self_signed();
+    // Zero: each turn handles one ready socket (one handshake step) and leaves the rest.
+    let mut h = Harness::start(ServerConfig {
+        turn_budget: Duration::ZERO,
+        ..wss_config(&identity.identity)
+    });
+    const CLIENTS: usize = 16;
+    let addr = h.addr();
+    let config = trusting(&identity.cert);
+    // All clients handshake at once, from their own threads.
+    let threads: Vec<_> = (0..CLIENTS)
+        .map(|c| {
+            let config = config.clone();
+            thread::spawn(move || {
+                let mut client = connect_tls(addr, &config);
+                client.send(Message::text(format!("hello {c}"))).unwrap();
+                match recv(&mut client) {
+                    Message::Text(t) => assert_eq!(t.as_str(), format!("hello {c}")),
+                    other => panic!("client {c}: expected its echo, got {}", describe(&other)),
+                }
+            })
+        })
+        .collect();
+    let peers: Vec<_> = (0..CLIENTS).map(|_| h.wait_connected().peer).collect();
+    for peer in &peers {
+        let (data, text) = h.wait_message(peer.id());
+        assert!(text);
+        h.sender().send(peer, &data, true).unwrap();
+    }
+    for t in threads {
+        t.join().expect("client thread");
+    }
+}
