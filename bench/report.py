@@ -352,7 +352,7 @@ def targets(results: dict, summary: dict) -> list[tuple[str, bool | None, str]]:
 
     # 1x1 latency, flat out and paced: ours p50 ≤ Godot MP's p50. Flat out, the round trip is
     # timed by Godot 4's own client polling flat out (echo_1x1_64_godot_client); wsload's, which
-    # sleeps in epoll_wait between messages, is reported beside it (see latency_note()).
+    # sleeps in epoll_wait between messages, is reported beside it ("How to read this" in markdown() says why).
     for scen, title in (("echo_1x1_64_godot_client",
                          "Echo 1 × 1 × 64 B flat out, timed by a Godot 4 client polling flat out"),
                         ("echo_1x1_64_paced", "Echo 1 × 1 × 64 B with Godot's default frame pacing")):

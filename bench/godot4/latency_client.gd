@@ -75,7 +75,6 @@ func _initialize() -> void:
 		return
 	_msg.resize(_size)
 	_msg.fill(120)
-	_rtts.resize(0)
 	var err := OK
 	if _mp:
 		var mp := WebSocketMultiplayerPeer.new()
